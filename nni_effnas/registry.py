@@ -1,0 +1,65 @@
+"""Explicit, typed registries: one per kind of plug-in (spaces, strategies, evaluators, ...).
+
+A registry maps a stable lowercase key (public API, e.g. ``"regularized_evolution"``) to a builder.
+Registering a name twice raises; looking up an unknown name raises a one-line ``ValueError`` that lists
+the known names.
+"""
+from __future__ import annotations
+
+from typing import Callable, Generic, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A named collection of builders of one kind."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(self, name: str, *, aliases: tuple[str, ...] = ()) -> Callable[[T], T]:
+        """Decorator: ``@STRATEGIES.register("random")``."""
+
+        def decorator(obj: T) -> T:
+            self.add(name, obj, aliases=aliases)
+            return obj
+
+        return decorator
+
+    def add(self, name: str, obj: T, *, aliases: tuple[str, ...] = ()) -> None:
+        if not name or name != name.lower():
+            raise ValueError(f"{self.kind} name {name!r} must be a non-empty lowercase key")
+        for key in (name, *aliases):
+            if key in self._items or key in self._aliases:
+                raise ValueError(f"{self.kind} {key!r} is already registered")
+        self._items[name] = obj
+        for alias in aliases:
+            self._aliases[alias] = name
+
+    def canonical(self, name: str) -> str:
+        key = name.lower().replace("-", "_") if isinstance(name, str) else name
+        key = self._aliases.get(key, key)
+        if key not in self._items:
+            raise ValueError(f"unknown {self.kind} {name!r}; expected one of: {', '.join(self.names())}")
+        return key
+
+    def get(self, name: str) -> T:
+        return self._items[self.canonical(name)]
+
+    def names(self) -> list[str]:
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            self.canonical(name)  # type: ignore[arg-type]
+        except (ValueError, AttributeError):
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)
