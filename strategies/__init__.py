@@ -1,0 +1,27 @@
+"""Search strategies, by registry key (``STRATEGIES.names()``).
+
+Every strategy implements :class:`~nni_effnas.strategies.base.Strategy` (ask / tell); adapters make it an
+NNI tuner (``nni_effnas.nni_tuner``) or drive it in-process (``nni_effnas.loop``).
+"""
+from typing import Any
+
+from nni_effnas.registry import Registry
+from nni_effnas.strategies.base import Strategy
+
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+
+
+def create_strategy(name: str, *, seed: int | None = None, **kwargs: Any) -> Strategy:
+    """Instantiate the registered strategy ``name``; unknown keyword arguments raise a one-line error."""
+    cls = STRATEGIES.get(name)
+    try:
+        return cls(seed=seed, **kwargs)
+    except TypeError as exc:
+        raise ValueError(f"bad arguments for strategy {name!r}: {exc}") from None
+
+
+from nni_effnas.strategies import random_search as _random_search  # noqa: E402,F401
+from nni_effnas.strategies import regularized_evolution as _regularized_evolution  # noqa: E402,F401
+from nni_effnas.strategies import nni_builtin as _nni_builtin  # noqa: E402,F401
+
+__all__ = ["STRATEGIES", "Strategy", "create_strategy"]

@@ -1,0 +1,163 @@
+"""``nni-effnas bench search``: the simulated search benchmark (NATS-Bench protocol, ``shared/docs/anchors.md``).
+
+For every strategy and seed, run the in-process loop on a :class:`TabularBenchmark` until the simulated clock
+(reward-lookup costs plus the strategy's measured compute) passes ``budget_frac x budget``; report the
+*reported* metric (200-epoch test accuracy) of the best-reward sample. Per strategy: mean, std, standard error
+and median over seeds, mean number of evaluated samples, and an anytime curve (best-so-far reported metric vs
+simulated time; median and quartiles over seeds).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from nni_effnas.loop import SearchResult, run_search
+from nni_effnas.strategies import STRATEGIES, create_strategy
+from nni_effnas.tabular import Constraint, TabularBenchmark
+
+CURVE_POINTS = 60
+
+
+@dataclass
+class StrategyStats:
+    name: str
+    final: list[float]
+    evaluated: list[int]
+    curve_t: list[float]
+    curve: list[list[float]]  # [seed][point], NaN before the first result
+
+    def summary(self) -> dict[str, Any]:
+        final = np.asarray(self.final)
+        curve = np.asarray(self.curve, dtype=float)
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                q = np.nanpercentile(curve, [25, 50, 75], axis=0)
+                mean_curve = np.nanmean(curve, axis=0)
+        return {
+            "mean": float(final.mean()), "std": float(final.std(ddof=1)) if final.size > 1 else 0.0,
+            "sem": float(final.std(ddof=1) / np.sqrt(final.size)) if final.size > 1 else 0.0,
+            "median": float(np.median(final)), "seeds": int(final.size),
+            "evaluated_mean": float(np.mean(self.evaluated)),
+            "final": [round(x, 4) for x in self.final],
+            "curve": {"time_s": self.curve_t, "mean": _clean(mean_curve), "q25": _clean(q[0]),
+                      "median": _clean(q[1]), "q75": _clean(q[2])},
+        }
+
+
+def _clean(values: np.ndarray) -> list[float | None]:
+    return [None if not np.isfinite(v) else round(float(v), 4) for v in values]
+
+
+def anytime(result: SearchResult, grid: np.ndarray) -> list[float]:
+    """Reported metric of the best-reward sample found by each time of ``grid``."""
+    out, best_reward, best_reported, k = [], -np.inf, np.nan, 0
+    trials = result.succeeded
+    for t in grid:
+        while k < len(trials) and trials[k].clock_s <= t:
+            if trials[k].reward > best_reward:
+                best_reward, best_reported = trials[k].reward, trials[k].metrics["reported"]
+            k += 1
+        out.append(best_reported)
+    return out
+
+
+def run_benchmark(
+    bench: TabularBenchmark,
+    strategies: Sequence[str],
+    *,
+    seeds: int,
+    budget_frac: float,
+    constraint: Constraint | None = None,
+    seed_offset: int = 0,
+    progress: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    if seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    if not 0 < budget_frac <= 10:
+        raise ValueError(f"--budget-frac must be in (0, 10], got {budget_frac}")
+    names = [STRATEGIES.canonical(s) for s in strategies]
+    budget = bench.budget_s * budget_frac
+    feasible = constraint.feasible(bench) if constraint else None
+    mask = constraint.mask(bench) if constraint else None
+    grid = np.linspace(0, budget, CURVE_POINTS)
+    logging.getLogger("nni").setLevel(logging.WARNING)
+    stats = {}
+    for name in names:
+        st = StrategyStats(name, [], [], [round(float(t), 2) for t in grid], [])
+        for seed in range(seed_offset, seed_offset + seeds):
+            result = run_search(create_strategy(name, seed=seed), bench.space, bench.evaluate,
+                                time_budget_s=budget, feasible=feasible)
+            best = result.best
+            st.final.append(best.metrics["reported"] if best else float("nan"))
+            st.evaluated.append(len(result.trials))
+            st.curve.append(anytime(result, grid))
+            if progress:
+                progress()
+        stats[name] = st.summary()
+    return {
+        "benchmark": bench.name, "budget_frac": budget_frac, "budget_s": budget, "seeds": seeds,
+        "seed_offset": seed_offset, "constraint": str(constraint) if constraint else None,
+        "constraint_threshold": constraint.threshold(bench) if constraint else None,
+        "ceiling": bench.ceiling(mask), "optimum": bench.optimum(mask),
+        "feasible_fraction": float(mask.mean()) if mask is not None else 1.0,
+        "strategies": stats,
+    }
+
+
+def format_table(report: dict[str, Any]) -> str:
+    lines = [f"{report['benchmark']}  budget {report['budget_frac']:g} x = {report['budget_s']:.0f} s  "
+             f"seeds {report['seeds']}  constraint {report['constraint'] or '-'}  "
+             f"ceiling {report['ceiling']:.2f}  optimum {report['optimum']:.2f}",
+             f"{'strategy':<24}{'mean':>8}{'std':>8}{'sem':>8}{'median':>8}{'evaluated':>11}"]
+    for name, s in report["strategies"].items():
+        lines.append(f"{name:<24}{s['mean']:>8.2f}{s['std']:>8.2f}{s['sem']:>8.3f}{s['median']:>8.2f}{s['evaluated_mean']:>11.1f}")
+    return "\n".join(lines)
+
+
+def save_json(report: dict[str, Any], path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=1))
+    tmp.replace(path)
+
+
+def plot(report: dict[str, Any], path: str | Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, s in report["strategies"].items():
+        c = s["curve"]
+        t = np.asarray(c["time_s"], dtype=float)
+        med = np.array([np.nan if v is None else v for v in c["median"]], dtype=float)
+        lo = np.array([np.nan if v is None else v for v in c["q25"]], dtype=float)
+        hi = np.array([np.nan if v is None else v for v in c["q75"]], dtype=float)
+        line, = ax.plot(t, med, label=f"{name} ({s['mean']:.2f} ± {s['std']:.2f})")
+        ax.fill_between(t, lo, hi, color=line.get_color(), alpha=0.15)
+    ax.axhline(report["ceiling"], color="k", ls="--", lw=0.8, label=f"ceiling {report['ceiling']:.2f}")
+    finals = [v for s in report["strategies"].values() for v in s["final"] if np.isfinite(v)]
+    if finals:
+        ax.set_ylim(np.percentile(finals, 2) - 1.0, report["optimum"] + 0.3)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("test accuracy of best-reward cell (%)")
+    title = f"{report['benchmark']}, budget {report['budget_frac']:g}x, {report['seeds']} seeds"
+    if report["constraint"]:
+        title += f", {report['constraint']}"
+    ax.set_title(title + "\nmedian and quartiles over seeds")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

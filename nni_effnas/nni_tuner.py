@@ -1,0 +1,171 @@
+"""The NNI adapter: any strategy of ours as an ``nni.tuner.Tuner`` (the route that works under ``nnictl``).
+
+* ``update_search_space`` reads NNI's search-space JSON (``choice`` parameters) into a :class:`CategoricalSpace`.
+* ``generate_parameters`` asks the strategy; a sample whose result is already known (earlier in this run or
+  replayed by ``import_data`` on ``nnictl resume``) is told to the strategy again and never re-evaluated; a
+  sample already in flight is skipped.
+* ``receive_trial_result`` takes NNI's metric dict whole (``default`` is the reward) and keys its state on the
+  ``parameter_id`` that comes with the metric. If the trial echoed the sample it evaluated (``value["sample"]``,
+  as ``effnas-trial`` does), that sample is used: NNI 3.0's local training service can hand a trial another
+  trial's parameters when several start at once.
+* ``trial_end(success=False)`` tells the strategy the sample failed; the search goes on.
+
+Each strategy in the registry gets a registered tuner class ``Effnas<ClassName>`` in this module (built from
+the registry by :func:`tuner_class`); ``nni-effnas register`` registers them with ``nnictl algo register``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Mapping
+
+import nni
+from nni.tuner import Tuner
+
+from nni_effnas.space import CategoricalSpace, Sample
+from nni_effnas.strategies import STRATEGIES, create_strategy
+
+_logger = logging.getLogger(__name__)
+
+#: how many known samples in a row the strategy may propose before the tuner gives up (space exhausted)
+MAX_DUPLICATES = 1000
+
+
+def extract_reward(value: Any, *, minimize: bool = False) -> tuple[float | None, dict[str, Any]]:
+    """NNI's reported value (a number or a dict with ``default``) -> (reward, metrics); NaN -> ``None``."""
+    metrics = dict(value) if isinstance(value, Mapping) else {"default": value}
+    reward = metrics.get("default")
+    if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
+        return None, metrics
+    return (-float(reward) if minimize else float(reward)), metrics
+
+
+class StrategyTuner(Tuner):
+    """An NNI tuner that runs one of our strategies.
+
+    Args (``classArgs`` in an NNI config):
+        strategy: registry key of the strategy (fixed in the per-strategy subclasses).
+        optimize_mode: ``maximize`` (default) or ``minimize`` the ``default`` metric.
+        seed: the strategy's seed.
+        **strategy_args: passed to the strategy's constructor (e.g. ``population_size``).
+    """
+
+    strategy_name: str | None = None
+
+    def __init__(self, strategy: str | None = None, optimize_mode: str = "maximize", seed: int | None = None,
+                 **strategy_args: Any) -> None:
+        name = strategy or self.strategy_name
+        if name is None:
+            raise ValueError(f"StrategyTuner needs classArgs.strategy, one of: {', '.join(STRATEGIES.names())}")
+        if optimize_mode not in ("maximize", "minimize"):
+            raise ValueError(f"optimize_mode {optimize_mode!r} is not 'maximize' or 'minimize'")
+        self.strategy = create_strategy(name, seed=seed, **strategy_args)
+        self.minimize = optimize_mode == "minimize"
+        self.space: CategoricalSpace | None = None
+        self.pending: dict[int, Sample] = {}
+        self.results: dict[str, float | None] = {}
+        self._imported: list[Any] = []
+
+    # -- NNI Tuner API -------------------------------------------------------------------------------------
+    def update_search_space(self, search_space: Mapping[str, Any]) -> None:
+        self.space = CategoricalSpace.from_nni(search_space)
+        self.strategy.setup(self.space)
+        imported, self._imported = self._imported, []
+        if imported:
+            self.import_data(imported)
+
+    def generate_parameters(self, parameter_id: int, **kwargs: Any) -> Sample:
+        space = self._require_space()
+        in_flight = {space.key(s) for s in self.pending.values()}
+        for _ in range(MAX_DUPLICATES):
+            sample = self.strategy.ask()
+            if sample is None:
+                raise nni.NoMoreTrialError("the strategy has no more samples to propose")
+            sample = space.validate(sample)
+            key = space.key(sample)
+            if key in self.results:
+                self.strategy.tell(sample, self.results[key], None)
+            elif key in in_flight:
+                self.strategy.tell(sample, None, None)
+            else:
+                self.pending[parameter_id] = sample
+                return sample
+        raise nni.NoMoreTrialError(f"the strategy proposed {MAX_DUPLICATES} already evaluated samples in a row")
+
+    def receive_trial_result(self, parameter_id: int, parameters: Any, value: Any, **kwargs: Any) -> None:
+        space = self._require_space()
+        reward, metrics = extract_reward(value, minimize=self.minimize)
+        sample = self.pending.pop(parameter_id, None) or parameters
+        echoed = metrics.get("sample")
+        if isinstance(echoed, Mapping):
+            try:
+                sample = space.validate(echoed)
+            except ValueError:
+                _logger.warning("trial %s echoed a sample outside the space: %r", parameter_id, echoed)
+        sample = space.validate(sample)
+        self.results[space.key(sample)] = reward
+        self.strategy.tell(sample, reward, metrics)
+
+    def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
+        sample = self.pending.pop(parameter_id, None)
+        if sample is not None and not success:
+            self.strategy.tell(sample, None, None)
+
+    def import_data(self, data: Any) -> None:
+        """Replay earlier results (``nnictl resume``): each item ``{"parameter": sample, "value": metric}``."""
+        if isinstance(data, str):
+            data = nni.load(data)
+        if self.space is None:
+            self._imported.extend(data)
+            return
+        replayed = 0
+        for item in data:
+            if isinstance(item, str):
+                item = nni.load(item)
+            try:
+                sample = self.space.validate(item["parameter"])
+            except (ValueError, KeyError, TypeError) as exc:
+                _logger.warning("import_data: skipping an entry that does not fit the search space (%s)", exc)
+                continue
+            reward, metrics = extract_reward(item.get("value"), minimize=self.minimize)
+            self.results[self.space.key(sample)] = reward
+            self.strategy.tell(sample, reward, metrics)
+            replayed += 1
+        _logger.info("import_data: replayed %d earlier trials", replayed)
+
+    def _require_space(self) -> CategoricalSpace:
+        if self.space is None:
+            raise RuntimeError("update_search_space was not called before generate_parameters")
+        return self.space
+
+
+def builtin_name(strategy: str) -> str:
+    """The NNI tuner name of a strategy: ``Effnas<ClassName>``, e.g. ``EffnasRegularizedEvolution``."""
+    return "Effnas" + STRATEGIES.get(strategy).__name__
+
+
+_TUNER_CLASSES: dict[str, type[StrategyTuner]] = {}
+
+
+def tuner_class(strategy: str) -> type[StrategyTuner]:
+    """The tuner class for one registered strategy (created once, importable as ``nni_effnas.nni_tuner.<name>``)."""
+    key = STRATEGIES.canonical(strategy)
+    if key not in _TUNER_CLASSES:
+        name = builtin_name(key)
+        cls = type(name, (StrategyTuner,), {"strategy_name": key, "__module__": __name__,
+                                             "__doc__": f"NNI tuner running the ``{key}`` strategy."})
+        _TUNER_CLASSES[key] = cls
+    return _TUNER_CLASSES[key]
+
+
+def registered_strategies() -> list[str]:
+    """Strategies exposed as NNI tuners (NNI's own tuners are already built into NNI)."""
+    return [name for name in STRATEGIES.names() if not name.startswith("nni_")]
+
+
+def __getattr__(name: str) -> type[StrategyTuner]:
+    """NNI's dispatcher imports ``nni_effnas.nni_tuner.Effnas<ClassName>`` by name (PEP 562)."""
+    for strategy in registered_strategies():
+        if builtin_name(strategy) == name:
+            return tuner_class(strategy)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

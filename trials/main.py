@@ -1,0 +1,104 @@
+"""``effnas-trial``: the trial command of NNI experiments, and a standalone evaluator.
+
+Under NNI (``trialCommand: effnas-trial --space nb201 --evaluator benchmark``) it reads the sample from
+``nni.get_next_parameter()``, evaluates it, sends intermediate results and the final metric dict (``default``
+plus named metrics and the sample itself) to NNI. Standalone it takes ``--arch`` / ``--index`` / ``--sample``
+and prints the metric dict as JSON. Bad input exits with status 2 and one line naming the bad value; a failing
+evaluation exits non-zero, so NNI marks the trial FAILED and the search goes on.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from typing import Any, Sequence
+
+from nni_effnas.search_spaces import SPACES, SearchSpace, get_space
+from nni_effnas.trials.evaluators import EVALUATORS, create_evaluator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="effnas-trial", description="Evaluate one architecture (an NNI trial).")
+    p.add_argument("--space", default="nb201", help=f"search space ({', '.join(SPACES.names())})")
+    p.add_argument("--evaluator", default="benchmark", help=f"evaluator ({', '.join(EVALUATORS.names())})")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--arch", help="architecture string of the space (standalone use)")
+    which.add_argument("--index", type=int, help="NAS-Bench-201 index (standalone use)")
+    which.add_argument("--sample", help="sample as a JSON dict (standalone use)")
+    p.add_argument("--dataset", default=None, help="benchmark: cifar10|cifar100|imagenet16; train: digits|fashion-mnist")
+    p.add_argument("--device", default="pixel2", help="benchmark: latency device to report")
+    p.add_argument("--epochs", type=int, default=3, help="train: epochs")
+    p.add_argument("--batch-size", type=int, default=64, help="train: batch size")
+    p.add_argument("--lr", type=float, default=0.05, help="train: learning rate")
+    p.add_argument("--channels", type=int, default=16, help="train: channels of the first stage")
+    p.add_argument("--cells", type=int, default=1, help="train: cells per stage")
+    p.add_argument("--limit", type=int, default=None, help="train: cap on training examples")
+    p.add_argument("--data-dir", default=None, help="train: directory of the dataset files")
+    p.add_argument("--out-dir", default=None, help="train: directory for TensorBoard logs and the checkpoint")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def evaluator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    name = EVALUATORS.canonical(args.evaluator)
+    if name == "benchmark":
+        return {"dataset": args.dataset or "cifar10", "device": args.device}
+    if name == "train":
+        return {"dataset": args.dataset or "digits", "data_dir": args.data_dir, "epochs": args.epochs,
+                "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
+                "channels": args.channels, "num_cells": args.cells, "limit": args.limit, "out_dir": args.out_dir}
+    return {}
+
+
+def standalone_sample(args: argparse.Namespace, space: SearchSpace) -> dict[str, Any]:
+    if args.arch is not None:
+        return space.from_string(args.arch)
+    if args.index is not None:
+        if not hasattr(space, "from_index"):
+            raise ValueError(f"space {space.name!r} has no benchmark index; use --arch")
+        return space.from_index(args.index)
+    if args.sample is not None:
+        try:
+            return space.categorical().validate(json.loads(args.sample))
+        except json.JSONDecodeError:
+            raise ValueError(f"--sample {args.sample!r} is not a JSON dict") from None
+    raise ValueError("outside NNI, pass --arch, --index or --sample")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import nni
+
+    space = get_space(args.space)
+    evaluator = create_evaluator(args.evaluator, **evaluator_kwargs(args))
+    under_nni = nni.get_trial_id() != "STANDALONE"
+    if under_nni:
+        sample = space.categorical().validate(nni.get_next_parameter())
+        report = nni.report_intermediate_result
+    else:
+        sample = standalone_sample(args, space)
+        report = None
+    metrics = evaluator.evaluate(sample, space=space, report=report)
+    reward = metrics.get("default")
+    if not isinstance(reward, (int, float)) or not math.isfinite(reward):
+        raise FloatingPointError(f"metric 'default' is {reward!r}, expected a finite number")
+    if under_nni:
+        nni.report_final_result(metrics)
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        metrics = run(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"effnas-trial: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(metrics, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
