@@ -5,7 +5,6 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.effnas-installed
-export NNI_CONFIG_DIR := $(CURDIR)/$(VENV)/nni
 
 .PHONY: setup demo test test-fast bench-search table clean
 

@@ -5,7 +5,7 @@ symptom it prevents; ``tests/test_compat.py`` shows the failure each one prevent
 
 | symptom | fix here |
 |---|---|
-| a ``torch.nn.Buffer`` warning on every NNI import | :func:`silence_buffer_warning` |
+| ``RuntimeWarning: <class 'torch.nn.parameter.Buffer'> is found to be not a nn.Module`` on every import of ``nni.nas`` | :func:`silence_buffer_warning` |
 | ``nnictl`` dies with ``No module named 'pkg_resources'`` (setuptools >= 81) | :func:`require_pkg_resources` checks early with a one-line fix; ``constraints.txt`` pins ``setuptools<81`` |
 | NNI's Evolution tuner draws from the global ``random`` module and an unseeded ``RandomState``: runs are not reproducible and it disturbs other code's global random state | :func:`private_global_random`, :func:`seed_evolution_tuner` |
 """
@@ -16,8 +16,6 @@ import importlib
 import random
 import warnings
 from typing import Any, Iterator
-
-import numpy as np
 
 _applied = False
 
@@ -33,13 +31,15 @@ def apply() -> None:
 
 def silence_buffer_warning() -> None:
     """NNI's generated layer wrappers predate torch 2.13 and warn about ``torch.nn.Buffer`` on every import."""
-    warnings.filterwarnings("ignore", message=r".*torch\.nn\.Buffer.*")
+    warnings.filterwarnings("ignore", message=r".*is found to be not a nn\.Module, which is unexpected.*")
 
 
 def require_pkg_resources() -> None:
     """``nnictl`` imports ``pkg_resources``, which setuptools 81 removed: fail early with the fix."""
     try:
-        importlib.import_module("pkg_resources")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            importlib.import_module("pkg_resources")
     except ImportError:
         raise RuntimeError(
             "nnictl needs pkg_resources, which setuptools>=81 removed; run: pip install 'setuptools<81'"
@@ -67,6 +67,8 @@ def seed_evolution_tuner(tuner: Any, seed: int) -> Any:
     Its ``update_search_space`` creates ``np.random.RandomState()`` without a seed and draws the initial
     population from it; redo both from ``seed`` right after.
     """
+    import numpy as np
+
     original = tuner.update_search_space
 
     def update_search_space(search_space: Any) -> None:

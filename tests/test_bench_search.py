@@ -1,0 +1,98 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nni_effnas.bench_search import anytime, run_benchmark
+from nni_effnas.loop import run_search
+from nni_effnas.strategies import create_strategy
+from nni_effnas.tabular import Constraint, TabularBenchmark
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return TabularBenchmark.nb201("cifar10")
+
+
+def test_report_structure_and_protocol(bench):
+    report = run_benchmark(bench, ["random", "evolution"], seeds=3, budget_frac=0.1)
+    assert set(report["strategies"]) == {"random", "regularized_evolution"}
+    for s in report["strategies"].values():
+        assert len(s["final"]) == 3
+        assert 50 < s["mean"] <= report["optimum"]
+        # about 18 cells fit in 10 % of the CIFAR-10 budget (anchors.md)
+        assert 8 <= s["evaluated_mean"] <= 40
+        assert s["curve"]["median"][-1] == pytest.approx(s["median"], abs=1e-3)
+
+
+def test_anytime_curve_tracks_best_reward(bench):
+    res = run_search(create_strategy("random", seed=1), bench.space, bench.evaluate, time_budget_s=3000)
+    grid = np.linspace(0, 3000, 30)
+    curve = anytime(res, grid)
+    assert np.isnan(curve[0])
+    assert curve[-1] == res.best.metrics["reported"]
+
+
+def test_constrained_run_only_evaluates_feasible_cells(bench):
+    c = Constraint.parse("params<=MEDIAN")
+    report = run_benchmark(bench, ["random"], seeds=2, budget_frac=0.1, constraint=c)
+    assert report["constraint"] == "params<=MEDIAN"
+    assert report["optimum"] == pytest.approx(93.48, abs=0.01)
+    assert all(v <= 93.48 + 1e-6 for v in report["strategies"]["random"]["final"])
+
+
+def test_same_seeds_same_numbers(bench):
+    a = run_benchmark(bench, ["evolution"], seeds=2, budget_frac=0.05)
+    b = run_benchmark(bench, ["evolution"], seeds=2, budget_frac=0.05)
+    assert a["strategies"]["regularized_evolution"]["final"] == b["strategies"]["regularized_evolution"]["final"]
+
+
+def test_bad_arguments(bench):
+    with pytest.raises(ValueError, match="--seeds must be >= 1"):
+        run_benchmark(bench, ["random"], seeds=0, budget_frac=1)
+    with pytest.raises(ValueError, match="unknown strategy 'bohb'"):
+        run_benchmark(bench, ["bohb"], seeds=1, budget_frac=1)
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "nni_effnas.cli", "bench", "search", *args],
+                          capture_output=True, text=True)
+
+
+def test_cli_writes_json_and_plot(tmp_path):
+    out = run_cli("--dataset", "cifar100", "--strategies", "random,nni-tpe", "--seeds", "2", "--budget-frac", "0.05",
+                  "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert set(report["strategies"]) == {"random", "nni_tpe"}
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    assert "nni_tpe" in out.stdout
+
+
+def test_cli_list_strategies():
+    out = run_cli("--list-strategies")
+    names = out.stdout.split()
+    assert {"random", "regularized_evolution", "nni_tpe", "nni_evolution", "nni_random"} <= set(names)
+
+
+def test_cli_user_table(tmp_path):
+    rows = [{"op1": a, "op2": b, "val": i, "secs": 10.0, "test": i + 1.0} for i, (a, b) in
+            enumerate((a, b) for a in "pqrs" for b in "xyz")]
+    pd.DataFrame(rows).to_csv(tmp_path / "t.csv", index=False)
+    out = run_cli("--table", str(tmp_path / "t.csv"), "--arch-columns", "op1,op2", "--reward-column", "val",
+                  "--cost-column", "secs", "--reported-column", "test", "--budget-s", "1000", "--seeds", "2",
+                  "--strategies", "random", "--json", str(tmp_path / "r.json"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["ceiling"] == 12.0
+    assert report["strategies"]["random"]["final"] == [12.0, 12.0]  # 100 evaluations of a 12-cell space
+
+
+def test_cli_errors_are_one_line():
+    out = run_cli("--strategies", "random,nope", "--seeds", "1")
+    assert out.returncode == 2 and "unknown strategy 'nope'" in out.stderr
+    out = run_cli("--constraint", "params<<3", "--seeds", "1")
+    assert out.returncode == 2 and "bad constraint 'params<<3'" in out.stderr

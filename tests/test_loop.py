@@ -1,0 +1,103 @@
+import json
+import math
+
+import pytest
+
+from nni_effnas.loop import FAILED, SUCCEEDED, run_search
+from nni_effnas.strategies import create_strategy
+
+
+def objective(sample):
+    return {"default": float(sample["a"]), "cost": 10.0}
+
+
+def test_time_budget_counts_the_crossing_trial(toy_space):
+    res = run_search(create_strategy("random", seed=0), toy_space, objective, time_budget_s=95.0)
+    # 10 s per trial: after 9 trials the clock is ~90 < 95, the 10th crosses the budget and still counts
+    assert len(res.trials) == 10
+    assert res.clock_s == pytest.approx(100.0, abs=0.5)
+    assert all(t.status == SUCCEEDED for t in res.trials)
+
+
+def test_clock_includes_strategy_compute(toy_space):
+    res = run_search(create_strategy("random", seed=0), toy_space, objective, max_trials=5)
+    assert res.strategy_time_s > 0
+    assert res.clock_s == pytest.approx(50.0 + res.strategy_time_s)
+    assert [t.clock_s for t in res.trials] == sorted(t.clock_s for t in res.trials)
+
+
+def test_wall_clock_when_no_cost_is_reported(toy_space):
+    res = run_search(create_strategy("random", seed=0), toy_space, lambda s: {"default": 1.0}, max_trials=3)
+    assert all(0 <= t.cost_s < 1 for t in res.trials)
+
+
+def test_failing_and_nan_trials_are_failed_and_search_goes_on(toy_space):
+    calls = []
+
+    def flaky(sample):
+        calls.append(sample)
+        if len(calls) % 3 == 1:
+            raise RuntimeError("out of memory")
+        if len(calls) % 3 == 2:
+            return {"default": math.nan, "cost": 1.0}
+        return {"default": 1.0, "cost": 1.0}
+
+    res = run_search(create_strategy("regularized_evolution", seed=0, population_size=2, sample_size=1),
+                     toy_space, flaky, max_trials=9)
+    assert [t.status for t in res.trials] == [FAILED, FAILED, SUCCEEDED] * 3
+    assert "RuntimeError: out of memory" in res.trials[0].error
+    assert "'default' is nan" in res.trials[1].error
+    assert res.best.reward == 1.0
+
+
+def test_constraint_rejects_before_evaluation_at_no_cost(toy_space):
+    evaluated = []
+
+    def ev(sample):
+        evaluated.append(sample)
+        return objective(sample)
+
+    res = run_search(create_strategy("random", seed=0), toy_space, ev, max_trials=10,
+                     feasible=lambda s: s["a"] < 2)
+    assert all(s["a"] < 2 for s in evaluated)
+    assert res.rejected > 0
+    assert res.clock_s == pytest.approx(100.0 + res.strategy_time_s)
+
+
+def test_infeasible_constraint_raises(toy_space):
+    with pytest.raises(ValueError, match="rejected 50 samples in a row"):
+        run_search(create_strategy("random", seed=0), toy_space, objective, max_trials=3,
+                   feasible=lambda s: False, max_rejections=50)
+
+
+def test_needs_a_stopping_rule(toy_space):
+    with pytest.raises(ValueError, match="max_trials or time_budget_s"):
+        run_search(create_strategy("random", seed=0), toy_space, objective)
+
+
+def test_checkpoint_resume_continues_without_losing_results(toy_space, tmp_path):
+    ckpt = tmp_path / "search.json"
+    full = run_search(create_strategy("regularized_evolution", seed=5, population_size=3, sample_size=2),
+                      toy_space, objective, max_trials=20)
+    run_search(create_strategy("regularized_evolution", seed=5, population_size=3, sample_size=2),
+               toy_space, objective, max_trials=8, checkpoint=ckpt)
+    assert len(json.loads(ckpt.read_text())["trials"]) == 8
+    resumed = run_search(create_strategy("regularized_evolution", seed=5, population_size=3, sample_size=2),
+                         toy_space, objective, max_trials=20, checkpoint=ckpt)
+    assert [t.sample for t in resumed.trials] == [t.sample for t in full.trials]
+    assert not (tmp_path / "search.json.tmp").exists()
+
+
+def test_checkpoint_of_another_strategy_is_refused(toy_space, tmp_path):
+    ckpt = tmp_path / "search.json"
+    run_search(create_strategy("random", seed=0), toy_space, objective, max_trials=2, checkpoint=ckpt)
+    with pytest.raises(ValueError, match="written by strategy 'Random'"):
+        run_search(create_strategy("regularized_evolution", seed=0), toy_space, objective, max_trials=4,
+                   checkpoint=ckpt)
+
+
+def test_corrupt_checkpoint_is_a_clear_error(toy_space, tmp_path):
+    ckpt = tmp_path / "search.json"
+    ckpt.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        run_search(create_strategy("random", seed=0), toy_space, objective, max_trials=2, checkpoint=ckpt)

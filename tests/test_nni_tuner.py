@@ -1,0 +1,113 @@
+import math
+
+import nni
+import pytest
+
+from nni_effnas import nni_tuner
+from nni_effnas.nni_tuner import StrategyTuner, builtin_name, extract_reward, tuner_class
+
+
+def make(space, strategy="regularized_evolution", **kwargs):
+    tuner = StrategyTuner(strategy=strategy, seed=0, **kwargs)
+    tuner.update_search_space(space.to_nni())
+    return tuner
+
+
+def score(p):
+    return float(p["a"]) + (p["b"] == "z")
+
+
+def test_registered_tuner_classes_are_importable_by_name():
+    cls = nni_tuner.EffnasRegularizedEvolution
+    assert cls is tuner_class("evolution")
+    assert issubclass(cls, nni.tuner.Tuner)
+    assert builtin_name("random") == "EffnasRandom"
+    with pytest.raises(AttributeError):
+        nni_tuner.EffnasDoesNotExist
+
+
+def test_generate_and_receive_metric_dicts(toy_space):
+    tuner = make(toy_space, population_size=3, sample_size=2)
+    seen = []
+    for pid in range(12):
+        p = tuner.generate_parameters(pid)
+        assert toy_space.validate(p) == p
+        seen.append(toy_space.key(p))
+        tuner.receive_trial_result(pid, p, {"default": score(p), "test_acc": 1.0})
+        tuner.trial_end(pid, True)
+    assert len(seen) == len(set(seen)), "an evaluated architecture was proposed again"
+    assert len(tuner.strategy.population) == 3
+
+
+def test_state_is_keyed_on_the_metric_parameter_id(toy_space):
+    tuner = make(toy_space, strategy="random")
+    p0, p1 = tuner.generate_parameters(0), tuner.generate_parameters(1)
+    tuner.receive_trial_result(1, p1, {"default": 5.0})  # results arrive out of order
+    tuner.receive_trial_result(0, p0, {"default": 1.0})
+    assert tuner.results[toy_space.key(p0)] == 1.0
+    assert tuner.results[toy_space.key(p1)] == 5.0
+    assert tuner.pending == {}
+
+
+def test_echoed_sample_wins_over_a_mixed_up_parameter_id(toy_space):
+    tuner = make(toy_space, strategy="random")
+    p0 = tuner.generate_parameters(0)
+    other = {"a": 3, "b": "z", "c": False}
+    tuner.receive_trial_result(0, p0, {"default": 9.0, "sample": other})
+    assert tuner.results[toy_space.key(other)] == 9.0
+
+
+def test_failed_trial_is_told_and_search_continues(toy_space):
+    tuner = make(toy_space, population_size=2, sample_size=1)
+    p = tuner.generate_parameters(0)
+    tuner.trial_end(0, False)
+    assert tuner.pending == {}
+    assert len(tuner.strategy.population) == 0
+    assert toy_space.validate(tuner.generate_parameters(1))
+
+
+def test_nan_metric_counts_as_failed(toy_space):
+    assert extract_reward({"default": math.nan})[0] is None
+    assert extract_reward(3)[0] == 3.0
+    assert extract_reward({"default": 2.0}, minimize=True)[0] == -2.0
+
+
+def test_import_data_prevents_re_evaluation(toy_space):
+    """nnictl resume replays finished trials; none of them is proposed again."""
+    first = make(toy_space, strategy="random")
+    history = []
+    for pid in range(15):
+        p = first.generate_parameters(pid)
+        first.receive_trial_result(pid, p, {"default": score(p)})
+        history.append({"parameter": p, "value": {"default": score(p)}})
+    resumed = StrategyTuner(strategy="random", seed=123)
+    resumed.import_data(history)  # before the search space, as NNI may do
+    resumed.update_search_space(toy_space.to_nni())
+    done = {toy_space.key(h["parameter"]) for h in history}
+    new = []
+    for pid in range(100, 109):
+        p = resumed.generate_parameters(pid)
+        new.append(toy_space.key(p))
+        resumed.receive_trial_result(pid, p, {"default": score(p)})
+    assert not done & set(new)
+    assert len(done | set(new)) == 24
+    with pytest.raises(nni.NoMoreTrialError):
+        resumed.generate_parameters(999)
+
+
+def test_import_data_rebuilds_evolution_population(toy_space):
+    tuner = StrategyTuner(strategy="regularized_evolution", seed=0, population_size=4, sample_size=2)
+    tuner.update_search_space(toy_space.to_nni())
+    data = [{"parameter": {"a": a, "b": "x", "c": True}, "value": {"default": float(a)}} for a in range(4)]
+    data.append({"parameter": {"a": 99, "b": "x", "c": True}, "value": 1.0})  # outside the space: skipped
+    tuner.import_data(data)
+    assert sorted(r for _, r in tuner.strategy.population) == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_bad_class_args():
+    with pytest.raises(ValueError, match="unknown strategy 'nope'"):
+        StrategyTuner(strategy="nope")
+    with pytest.raises(ValueError, match="optimize_mode 'up'"):
+        StrategyTuner(strategy="random", optimize_mode="up")
+    with pytest.raises(ValueError, match="needs classArgs.strategy"):
+        StrategyTuner()
