@@ -3,11 +3,12 @@ for a fixed model from a sample, and conversions between a sample and a compact 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Mapping
-
-import torch.nn as nn
+from typing import TYPE_CHECKING, Any, Mapping
 
 from nni_effnas.space import CategoricalSpace, Sample
+
+if TYPE_CHECKING:
+    import torch.nn as nn
 
 
 class SearchSpace(ABC):
@@ -23,10 +24,10 @@ class SearchSpace(ABC):
         """The choices, as strategies and NNI tuners see them."""
 
     @abstractmethod
-    def model_space(self, **model_kwargs: Any) -> nn.Module:
+    def model_space(self, **model_kwargs: Any) -> "nn.Module":
         """The NNI ``ModelSpace`` (a mutable model) for these choices."""
 
-    def build(self, sample: Mapping[str, Any], **model_kwargs: Any) -> nn.Module:
+    def build(self, sample: Mapping[str, Any], **model_kwargs: Any) -> "nn.Module":
         """A fixed ``torch.nn.Module`` for one sample (``ModelSpace.freeze``)."""
         clean = self.categorical().validate(sample)
         return self.model_space(**model_kwargs).freeze(clean)

@@ -1,213 +1,24 @@
-"""The NAS-Bench-201 cell search space as an NNI 3.0 ``ModelSpace``.
+"""The NAS-Bench-201 search space (Dong & Yang, ICLR 2020), registered as ``"nb201"``.
 
-Paper: X. Dong and Y. Yang, "NAS-Bench-201: Extending the Scope of Reproducible Neural Architecture Search",
-ICLR 2020 (the same space is NATS-Bench's topology space, ``tss``).
-
-Implemented, as in the paper's reference network:
-
-* operations: ``none`` (multiply by zero), ``skip_connect`` (identity), ``nor_conv_1x1`` and ``nor_conv_3x3``
-  (ReLU -> Conv without bias -> BatchNorm with affine parameters), ``avg_pool_3x3`` (stride 1, padding 1,
-  padding not counted in the average);
-* the cell: 4 nodes, node ``i`` is the sum over ``j < i`` of ``op_{j->i}(node j)``, node 3 is the output. Each
-  of the 6 edges is an NNI :class:`LayerChoice` labelled as in ``nni_effnas.nb201.EDGE_LABELS``
-  (``edge_0_1 ... edge_2_3``) with candidates keyed by op name in ``OPS`` order. Every cell uses the *same*
-  six labels, so all cells share one genotype and the space has exactly ``5 ** 6 = 15625`` members;
-* the residual reduction block: a ResNet basic block (ReLU-Conv3x3/stride 2-BN, ReLU-Conv3x3-BN) with an
-  AvgPool(2)+Conv1x1 shortcut;
-* the skeleton: stem Conv3x3+BN, three stages of ``num_cells`` cells at ``C, 2C, 4C`` channels separated by
-  the two reduction blocks, BN+ReLU, global average pooling, a linear classifier.
-
-Deviations from the paper:
-
-* ``in_channels`` is configurable (the paper uses RGB only);
-* the shortcut's average pool uses ``ceil_mode=True`` so inputs with an odd size after the first reduction
-  (e.g. 7x7 or 15x15) also run. On even sizes (32, 28, 16, 8, the paper's 32 and 16) it is the paper's pool;
-  it has no parameters either way;
-* nothing else: parameters and layer order are the reference network's.
-
-Parameter count versus the benchmark. With BN affine parameters and the classifier included (a plain
-``sum(p.numel())``), a frozen model with ``C=16, N=5`` has *exactly* the parameter count NATS-Bench records
-for 15475 of the 15625 cells on CIFAR-10, CIFAR-100 and ImageNet16-120 (10 / 100 / 120 classes). The other
-150 cells (about 1 %, the same cells on all three datasets) differ by exactly one convolution op in every
-cell: +-0.028 M (a ``nor_conv_1x1``: 5 x (16^2 + 32^2 + 64^2) weights + 5 x 2 x (16 + 32 + 64) BN affine)
-or +-0.24304 M (a ``nor_conv_3x3``, 9 x the weights). NASLib saw the same on 11 of 724 cells. It is a defect
-of the recorded cost data, not a counting convention: the mismatched cells are no richer in ``none`` edges or
-disconnected nodes than the rest (27 % have a convolution whose output never reaches the cell output, as in
-the whole space), some have no ``none`` edge and every node connected, and some are recorded with one
-convolution *more* than the cell contains, which no convention that drops unused ops can produce. These are
-the cells of NATS-Bench issue #36, where the full-training (``hp=200``) cost record disagrees with the
-12-epoch one; the 12-epoch value it quotes (0.802426 M for
-``|skip_connect~0|+|none~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|``) is this
-module's count. :func:`count_parameters` is therefore the ground truth; the tests accept exactly that
-one-conv discrepancy.
+6 edges x 5 operations (``none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3``); a sample's text
+form is the official arch string and every cell has its benchmark index. The network itself (the NNI
+``ModelSpace``: ops, cell, reduction blocks, skeleton; and why a few recorded parameter counts differ by one
+convolution) is in :mod:`nni_effnas.search_spaces.nb201_network`, imported only when a model is built, so
+benchmark lookups and tuners do not pay for importing torch and ``nni.nas``.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
-import torch
-import torch.nn as nn
-from nni.mutable import Categorical
-from nni.nas.nn.pytorch import LayerChoice, ModelSpace
-from nni.nas.space import current_model, model_context
 
-from nni_effnas.nb201 import EDGE_LABELS, EDGES, OPS, arch_to_sample, load_table, sample_to_arch
+from nni_effnas.nb201 import EDGE_LABELS, OPS, arch_to_sample, load_table, sample_to_arch
 from nni_effnas.search_spaces import SPACES
 from nni_effnas.search_spaces.base import SearchSpace
 from nni_effnas.space import CategoricalSpace, Sample
 
-__all__ = [
-    "NB201Cell",
-    "NB201ModelSpace",
-    "NB201Space",
-    "ReLUConvBN",
-    "ResidualReduction",
-    "Zero",
-    "count_parameters",
-    "make_op",
-]
-
-
-class Zero(nn.Module):
-    """The ``none`` op: a zero tensor of the input's shape (kept in the graph, as in the reference code)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mul(0.0)
-
-
-class ReLUConvBN(nn.Sequential):
-    """ReLU -> Conv2d (no bias, 'same' padding) -> BatchNorm2d (affine)."""
-
-    def __init__(self, *, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> None:
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=kernel_size // 2, bias=False),
-            nn.BatchNorm2d(out_channels),
-        )
-
-
-def make_op(name: str, channels: int) -> nn.Module:
-    """One NAS-Bench-201 operation on ``channels`` channels (stride 1, shape preserving)."""
-    if name == "none":
-        return Zero()
-    if name == "skip_connect":
-        return nn.Identity()
-    if name == "nor_conv_1x1":
-        return ReLUConvBN(in_channels=channels, out_channels=channels, kernel_size=1)
-    if name == "nor_conv_3x3":
-        return ReLUConvBN(in_channels=channels, out_channels=channels, kernel_size=3)
-    if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
-    raise ValueError(f"unknown NAS-Bench-201 operation {name!r}; expected one of: {', '.join(OPS)}")
-
-
-class NB201Cell(nn.Module):
-    """The 4-node NAS-Bench-201 cell; edge ``j -> i`` is ``self.edges[f"edge_{j}_{i}"]``.
-
-    In the model space each edge is a :class:`LayerChoice` over ``OPS``; in a frozen model it is the chosen op.
-    """
-
-    def __init__(self, *, channels: int) -> None:
-        super().__init__()
-        self.edges = nn.ModuleDict({label: _edge(label, channels) for label in EDGE_LABELS})
-        self._incoming = tuple(
-            tuple((j, label) for (j, i), label in zip(EDGES, EDGE_LABELS) if i == target) for target in (1, 2, 3)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes = [x]
-        for incoming in self._incoming:
-            total = self.edges[incoming[0][1]](nodes[incoming[0][0]])
-            for j, label in incoming[1:]:
-                total = total + self.edges[label](nodes[j])
-            nodes.append(total)
-        return nodes[-1]
-
-
-def _edge(label: str, channels: int) -> nn.Module:
-    """A :class:`LayerChoice` over ``OPS``; inside ``model_context(sample)`` directly the chosen op.
-
-    ``LayerChoice`` itself returns the chosen candidate in a model context, but only after all five were built;
-    building just the chosen one makes a fixed model about 6x faster. The sample is read and checked by the
-    same ``Categorical.freeze`` that ``LayerChoice`` uses, so a missing or unknown op raises the same error.
-    """
-    sample = current_model()
-    if sample is None:
-        return LayerChoice({op: make_op(op, channels) for op in OPS}, label=label)
-    return make_op(Categorical(list(OPS), label=label).freeze(sample), channels)
-
-
-class ResidualReduction(nn.Module):
-    """NAS-Bench-201's reduction block: a stride-2 ResNet basic block with an AvgPool+Conv1x1 shortcut."""
-
-    def __init__(self, *, in_channels: int, out_channels: int) -> None:
-        super().__init__()
-        self.conv_a = ReLUConvBN(in_channels=in_channels, out_channels=out_channels, kernel_size=3, stride=2)
-        self.conv_b = ReLUConvBN(in_channels=out_channels, out_channels=out_channels, kernel_size=3)
-        self.shortcut = nn.Sequential(
-            nn.AvgPool2d(kernel_size=2, stride=2, padding=0, ceil_mode=True),
-            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shortcut(x) + self.conv_b(self.conv_a(x))
-
-
-class NB201ModelSpace(ModelSpace):
-    """The NAS-Bench-201 network with one shared :class:`LayerChoice` per cell edge (labels ``EDGE_LABELS``).
-
-    Two routes to a fixed network, both verified on NNI 3.0 (the result is an instance of this class with no
-    mutable left: no ``LayerChoice``, ``simplify() == {}``):
-
-    * ``NB201ModelSpace(...).freeze(sample)``: NNI's generic route. It deep-copies the space and reuses the
-      chosen candidate modules, so the frozen model *shares weights* with the space and with every other model
-      frozen from the same space (useful to inherit supernet weights, surprising otherwise); about 1.7 s.
-    * ``with nni.nas.space.model_context(sample): NB201ModelSpace(...)``: a fresh network with its own weights,
-      building only the chosen ops; about 0.03 s. :meth:`NB201Space.build` uses this route.
-
-    The paper's setting is ``channels=16, num_cells=5``.
-    """
-
-    def __init__(self, *, channels: int = 16, num_cells: int = 5, num_classes: int = 10, in_channels: int = 3) -> None:
-        super().__init__()
-        for name, value in (("channels", channels), ("num_cells", num_cells),
-                            ("num_classes", num_classes), ("in_channels", in_channels)):
-            _check_positive_int(name, value)
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, channels, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(channels)
-        )
-        self.cells = nn.Sequential(*_stages(channels=channels, num_cells=num_cells))
-        width = channels * 4
-        self.lastact = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=True))
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(width, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.global_pooling(self.lastact(self.cells(self.stem(x))))
-        return self.classifier(features.flatten(1))
-
-
-def _stages(*, channels: int, num_cells: int) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    for stage in range(3):
-        width = channels * 2 ** stage
-        if stage:
-            layers.append(ResidualReduction(in_channels=width // 2, out_channels=width))
-        layers.extend(NB201Cell(channels=width) for _ in range(num_cells))
-    return layers
-
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
-
-
-def count_parameters(model: nn.Module) -> int:
-    """All parameters (weights, BN affine, classifier), the convention of NAS-Bench-201's ``params``."""
-    return sum(p.numel() for p in model.parameters())
+if TYPE_CHECKING:
+    from nni_effnas.search_spaces.nb201_network import NB201ModelSpace
 
 
 @SPACES.register("nb201")
@@ -223,11 +34,17 @@ class NB201Space(SearchSpace):
     def categorical(self) -> CategoricalSpace:
         return CategoricalSpace.from_dict({label: OPS for label in EDGE_LABELS})
 
-    def model_space(self, **model_kwargs: Any) -> NB201ModelSpace:
+    def model_space(self, **model_kwargs: Any) -> "NB201ModelSpace":
+        from nni_effnas.search_spaces.nb201_network import NB201ModelSpace
+
         return NB201ModelSpace(**model_kwargs)
 
-    def build(self, sample: Mapping[str, Any], **model_kwargs: Any) -> NB201ModelSpace:
+    def build(self, sample: Mapping[str, Any], **model_kwargs: Any) -> "NB201ModelSpace":
         """A fixed network with fresh weights (the ``model_context`` route; see :class:`NB201ModelSpace`)."""
+        from nni.nas.space import model_context
+
+        from nni_effnas.search_spaces.nb201_network import NB201ModelSpace
+
         clean = self.categorical().validate(sample)
         with model_context(clean):
             return NB201ModelSpace(**model_kwargs)

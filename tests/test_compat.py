@@ -1,0 +1,72 @@
+"""Each NNI 3.0 work-around in nni_effnas.compat, with the failure it prevents shown first."""
+import random
+import subprocess
+import sys
+
+import pytest
+
+from nni_effnas import compat
+from nni_effnas.space import CategoricalSpace
+
+SPACE = CategoricalSpace.from_dict({f"e{i}": list(range(5)) for i in range(6)}).to_nni()
+IMPORT_NAS = "import warnings; warnings.simplefilter('default'); {pre}import nni.nas.nn.pytorch"
+
+
+def test_buffer_warning_is_silenced():
+    bare = subprocess.run([sys.executable, "-c", IMPORT_NAS.format(pre="")], capture_output=True, text=True)
+    assert "is found to be not a nn.Module" in bare.stderr  # the failure: noise on every import
+    fixed = subprocess.run([sys.executable, "-c", IMPORT_NAS.format(pre="import nni_effnas; ")],
+                           capture_output=True, text=True)
+    assert fixed.returncode == 0
+    assert "is found to be not a nn.Module" not in fixed.stderr
+
+
+def test_pkg_resources_checked_with_a_one_line_fix(monkeypatch):
+    compat.require_pkg_resources()  # the pinned setuptools<81 provides it
+    monkeypatch.setitem(sys.modules, "pkg_resources", None)  # what setuptools>=81 looks like
+    with pytest.raises(RuntimeError, match=r"pip install 'setuptools<81'"):
+        compat.require_pkg_resources()
+
+
+def evolution_population(seed=None):
+    from nni.algorithms.hpo.evolution_tuner import EvolutionTuner
+
+    tuner = EvolutionTuner(optimize_mode="maximize", population_size=8)
+    if seed is not None:
+        compat.seed_evolution_tuner(tuner, seed)
+    tuner.update_search_space(SPACE)
+    return [ind.config for ind in tuner.population]
+
+
+def test_evolution_tuner_is_unseeded_without_the_fix():
+    assert evolution_population() != evolution_population()
+
+
+def test_seed_evolution_tuner_makes_it_reproducible():
+    assert evolution_population(seed=3) == evolution_population(seed=3)
+    assert evolution_population(seed=3) != evolution_population(seed=4)
+
+
+def test_private_global_random_isolates_nni_draws():
+    random.seed(0)
+    expected = random.random()
+    random.seed(0)
+    with compat.private_global_random(42):
+        inside = [random.random() for _ in range(3)]
+    assert random.random() == expected  # the caller's stream is untouched
+    with compat.private_global_random(42):
+        assert [random.random() for _ in range(3)] == inside
+
+
+def test_nni_evolution_strategy_is_reproducible_end_to_end():
+    from nni_effnas.loop import run_search
+    from nni_effnas.strategies import create_strategy
+
+    space = CategoricalSpace.from_nni(SPACE)
+
+    def run():
+        res = run_search(create_strategy("nni_evolution", seed=1, population_size=6), space,
+                         lambda s: {"default": float(sum(s.values()))}, max_trials=30, cost_key=None)
+        return [t.sample for t in res.trials]
+
+    assert run() == run()
