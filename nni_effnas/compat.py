@@ -7,15 +7,25 @@ symptom it prevents; ``tests/test_compat.py`` shows the failure each one prevent
 |---|---|
 | ``RuntimeWarning: <class 'torch.nn.parameter.Buffer'> is found to be not a nn.Module`` on every import of ``nni.nas`` | :func:`silence_buffer_warning` |
 | ``nnictl`` dies with ``No module named 'pkg_resources'`` (setuptools >= 81) | :func:`require_pkg_resources` checks early with a one-line fix; ``constraints.txt`` pins ``setuptools<81`` |
+| with ``trialConcurrency > 1`` a trial evaluates another trial's parameters, so the web UI shows each trial with parameters that are not the ones its metrics belong to (NNI 3.0's local training service hands queued parameters to whichever trial asks first) | :func:`next_trial_parameters` |
 | NNI's Evolution tuner draws from the global ``random`` module and an unseeded ``RandomState``: runs are not reproducible and it disturbs other code's global random state | :func:`private_global_random`, :func:`seed_evolution_tuner` |
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
+import json
+import logging
+import os
 import random
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import warnings
 from typing import Any, Iterator
+
+_logger = logging.getLogger(__name__)
 
 _applied = False
 
@@ -80,3 +90,50 @@ def seed_evolution_tuner(tuner: Any, seed: int) -> Any:
 
     tuner.update_search_space = update_search_space
     return tuner
+
+
+def next_trial_parameters(*, retries: int = 10, delay_s: float = 0.5) -> Any:
+    """``nni.get_next_parameter()``, corrected for the local training service's parameter race.
+
+    NNI's manager records parameters P for trial X (the web UI shows X with P) but its local training service
+    sends queued parameters first-come-first-served (``parameters.shift()`` in ``training_service/v3/compat.js``),
+    so when several trials start together X may receive another trial's P'. This asks the manager's REST API
+    (the host of ``NNI_TRIAL_COMMAND_CHANNEL``) for the parameters recorded for this trial
+    (``NNI_TRIAL_JOB_ID``) and, when they differ, evaluates those and reports under their ``parameter_id``: every
+    parameter set is still evaluated exactly once, and the web UI, the metrics and the tuner agree.
+    Falls back to what was received if the REST API does not answer.
+    """
+    import nni
+    import nni.trial
+
+    received = nni.get_next_parameter()
+    record = _recorded_parameters(retries=retries, delay_s=delay_s)
+    current = nni.trial._params or {}
+    if record is not None and record.get("parameter_id") != current.get("parameter_id"):
+        _logger.info("trial received parameter %s but is recorded with %s; using the recorded one",
+                     current.get("parameter_id"), record.get("parameter_id"))
+        nni.trial._params = record
+        return record["parameters"]
+    return received
+
+
+def _recorded_parameters(*, retries: int, delay_s: float) -> dict[str, Any] | None:
+    channel, trial_id = os.environ.get("NNI_TRIAL_COMMAND_CHANNEL"), os.environ.get("NNI_TRIAL_JOB_ID")
+    if not channel or not trial_id:
+        return None
+    url = urllib.parse.urlsplit(channel)
+    endpoint = f"{url.scheme}://{url.netloc}/api/v1/nni/trial-jobs/{urllib.parse.quote(trial_id)}"
+    for _ in range(retries):
+        try:
+            with urllib.request.urlopen(endpoint, timeout=5) as resp:
+                job = json.loads(resp.read().decode())
+            forms = job.get("hyperParameters") or []
+            if forms:
+                record = json.loads(forms[-1])
+                if isinstance(record, dict) and "parameters" in record:
+                    return record
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        time.sleep(delay_s)
+    _logger.warning("could not read this trial's recorded parameters from %s; using the received ones", endpoint)
+    return None

@@ -19,7 +19,9 @@ from typing import Any
 
 from nni_effnas import compat
 
-TERMINAL = {"DONE", "STOPPED", "ERROR", "NO_MORE_TRIAL"}
+TERMINAL = {"DONE", "STOPPED", "ERROR"}
+ACTIVE_TRIALS = {"WAITING", "RUNNING", "UNKNOWN"}
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _env() -> dict[str, str]:
@@ -34,7 +36,7 @@ def nnictl(*args: str, check: bool = True, timeout: float = 120) -> str:
 
     compat.require_pkg_resources()
     proc = subprocess.run([nnictl_path(), *args], capture_output=True, text=True, env=_env(), timeout=timeout)
-    out = proc.stdout + proc.stderr
+    out = _ANSI.sub("", proc.stdout + proc.stderr)
     if check and proc.returncode != 0:
         raise RuntimeError(f"nnictl {' '.join(args)} failed: {_last_line(out)}")
     return out
@@ -51,7 +53,7 @@ def create(config: str | Path, *, port: int = 8080) -> str:
     if not config.is_file():
         raise FileNotFoundError(f"experiment config {config} not found")
     out = nnictl("create", "--config", str(config), "--port", str(port))
-    match = re.search(r"experiment id is (\w+)", out, re.IGNORECASE) or re.search(r"ID:\s*(\w{8})", out)
+    match = re.search(r"Experiment ID:\s*(\w+)", out)
     if not match:
         raise RuntimeError(f"could not read the experiment id from nnictl's output: {_last_line(out)}")
     return match.group(1)
@@ -89,7 +91,8 @@ def wait(port: int, *, timeout_s: float = 600, poll_s: float = 2.0, progress: bo
         if progress and line != last:
             print(line, file=sys.stderr, flush=True)
             last = line
-        if state in TERMINAL:
+        # NO_MORE_TRIAL: the tuner has nothing left to propose; over once the running trials end
+        if state in TERMINAL or (state == "NO_MORE_TRIAL" and not any(j.get("status") in ACTIVE_TRIALS for j in jobs)):
             return state
         time.sleep(poll_s)
     raise TimeoutError(f"experiment on port {port} still running after {timeout_s:.0f} s")
@@ -115,12 +118,26 @@ def packaged_config(name: str) -> Path:
     return Path(str(path))
 
 
+def free_port(preferred: int) -> int:
+    """``preferred`` if nothing listens there, else the next free port above it."""
+    import socket
+
+    for port in range(preferred, preferred + 100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise RuntimeError(f"no free port in {preferred}..{preferred + 99}")
+
+
 def demo(*, config: str | None = None, port: int = 8080, timeout_s: float = 600) -> int:
     """The main job: the NB201 benchmark search under nnictl with the web UI up; prints what it found."""
     from nni_effnas.nb201 import load_table
     from nni_effnas.register import register
 
     register(quiet=True)
+    if free_port(port) != port:
+        print(f"port {port} is busy (an earlier experiment's web UI?); using {free_port(port)}")
+        port = free_port(port)
     config_path = Path(config) if config else packaged_config("nb201_evolution.yml")
     print(f"starting NNI experiment from {config_path}")
     experiment_id = create(config_path, port=port)

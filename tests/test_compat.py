@@ -1,4 +1,5 @@
 """Each NNI 3.0 work-around in nni_effnas.compat, with the failure it prevents shown first."""
+import json
 import random
 import subprocess
 import sys
@@ -70,3 +71,68 @@ def test_nni_evolution_strategy_is_reproducible_end_to_end():
         return [t.sample for t in res.trials]
 
     assert run() == run()
+
+
+class FakeChannel:
+    """NNI's trial command channel, handing out the queue head (what the local training service does)."""
+
+    def __init__(self, record):
+        self.record = record
+
+    def receive_parameter(self):
+        return self.record
+
+
+@pytest.fixture
+def rest_api():
+    """A loopback stand-in for the manager's REST API: trial 'trialX' is recorded with parameter 7."""
+    import http.server
+    import threading
+
+    recorded = {"parameter_id": 7, "parameter_source": "algorithm", "parameters": {"a": "mine"}, "parameter_index": 0}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/api/v1/nni/trial-jobs/trialX":
+                body = json.dumps({"trialJobId": "trialX", "hyperParameters": [json.dumps(recorded)]}).encode()
+                self.send_response(200)
+            else:
+                body = b"{}"
+                self.send_response(404)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/platform/env1/channel"
+    server.shutdown()
+
+
+def test_trial_uses_its_recorded_parameters(monkeypatch, rest_api):
+    import nni.trial
+
+    other = {"parameter_id": 3, "parameter_source": "algorithm", "parameters": {"a": "theirs"}, "parameter_index": 0}
+    monkeypatch.setattr(nni.trial, "get_default_trial_command_channel", lambda: FakeChannel(other))
+    monkeypatch.setattr(nni.trial, "_params", None)
+    monkeypatch.setenv("NNI_TRIAL_COMMAND_CHANNEL", rest_api)
+    monkeypatch.setenv("NNI_TRIAL_JOB_ID", "trialX")
+    # the failure: NNI's own call hands this trial another trial's parameters
+    assert nni.get_next_parameter() == {"a": "theirs"}
+    monkeypatch.setattr(nni.trial, "_params", None)
+    assert compat.next_trial_parameters(retries=2, delay_s=0.01) == {"a": "mine"}
+    assert nni.trial._params["parameter_id"] == 7  # metrics are reported under the recorded id
+
+
+def test_trial_falls_back_when_rest_api_is_silent(monkeypatch, rest_api):
+    import nni.trial
+
+    mine = {"parameter_id": 1, "parameters": {"a": "received"}}
+    monkeypatch.setattr(nni.trial, "get_default_trial_command_channel", lambda: FakeChannel(mine))
+    monkeypatch.setattr(nni.trial, "_params", None)
+    monkeypatch.setenv("NNI_TRIAL_COMMAND_CHANNEL", rest_api)
+    monkeypatch.setenv("NNI_TRIAL_JOB_ID", "unknownTrial")
+    assert compat.next_trial_parameters(retries=2, delay_s=0.01) == {"a": "received"}

@@ -70,11 +70,13 @@ def standalone_sample(args: argparse.Namespace, space: SearchSpace) -> dict[str,
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import nni
 
+    from nni_effnas import compat
+
     space = get_space(args.space)
     evaluator = create_evaluator(args.evaluator, **evaluator_kwargs(args))
     under_nni = nni.get_trial_id() != "STANDALONE"
     if under_nni:
-        sample = space.categorical().validate(nni.get_next_parameter())
+        sample = space.categorical().validate(compat.next_trial_parameters())
         report = nni.report_intermediate_result
     else:
         sample = standalone_sample(args, space)

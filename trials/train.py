@@ -135,6 +135,8 @@ def _quiet_lightning() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
+        # torch 2.13 deprecates a pytree idiom that pytorch-lightning 2.6 uses on every batch.
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*deprecated.*")
         for name in _LIGHTNING_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
         try:

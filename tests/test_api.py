@@ -1,0 +1,40 @@
+import pytest
+
+from nni_effnas.api import search
+from nni_effnas.nb201 import load_table
+
+
+def test_benchmark_search_in_process():
+    res = search(strategy="evolution", space="nb201", evaluator="benchmark",
+                 evaluator_args={"dataset": "cifar10"}, time_budget_s=20_000, seed=0)
+    assert 100 < len(res.trials) < 300
+    best = res.best
+    assert best.metrics["test_acc"] == pytest.approx(load_table().query(best.metrics["index"])["test_acc_200ep"], abs=1e-4)
+    assert best.metrics["test_acc"] > 92.0
+    assert res.clock_s >= 20_000
+
+
+def test_same_seed_same_result():
+    a = search(strategy="random", max_trials=15, seed=4)
+    b = search(strategy="random", max_trials=15, seed=4)
+    assert [t.sample for t in a.trials] == [t.sample for t in b.trials]
+
+
+def test_checkpointed_search_resumes(tmp_path):
+    ckpt = tmp_path / "run.json"
+    search(strategy="evolution", max_trials=12, seed=2, checkpoint=ckpt)
+    more = search(strategy="evolution", max_trials=30, seed=2, checkpoint=ckpt)
+    full = search(strategy="evolution", max_trials=30, seed=2)
+    assert [t.sample for t in more.trials] == [t.sample for t in full.trials]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"space": "nasbench101"}, "unknown search space 'nasbench101'"),
+    ({"strategy": "bananas"}, "unknown strategy 'bananas'"),
+    ({"evaluator": "oracle"}, "unknown evaluator 'oracle'"),
+    ({"evaluator_args": {"dataset": "svhn"}}, "unknown NAS-Bench-201 dataset 'svhn'"),
+    ({"evaluator_args": {"epochs": 3}}, "bad arguments for evaluator 'benchmark'"),
+])
+def test_bad_names_are_clear(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        search(max_trials=1, **kwargs)

@@ -1,0 +1,107 @@
+"""End to end under nnictl: registered tuners, the web UI's REST API, stop and resume (slow: real NNI runs)."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nni_effnas import experiment
+from nni_effnas.register import register
+from nni_effnas.search_spaces import get_space
+
+pytestmark = pytest.mark.slow
+CONFIGS = Path(__file__).resolve().parent.parent / "trials" / "configs"
+LABELS = set(get_space("nb201").categorical().labels)
+
+
+def write_config(tmp_path, name, *, space=None, **overrides):
+    config = yaml.safe_load((CONFIGS / name).read_text())
+    config.update(overrides)
+    space_file = tmp_path / "space.json"
+    if space is None:
+        shutil.copy(CONFIGS / config["searchSpaceFile"], space_file)
+    else:
+        space_file.write_text(json.dumps(space))
+    config["searchSpaceFile"] = str(space_file)
+    config["experimentWorkingDirectory"] = str(tmp_path / "nni-experiments")
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture
+def run_experiment():
+    started = []
+
+    def start(config):
+        port = experiment.free_port(18080 + 7 * len(started))
+        exp_id = experiment.create(config, port=port)
+        started.append(exp_id)
+        return exp_id, port
+
+    register(quiet=True)
+    yield start
+    for exp_id in started:
+        experiment.stop(exp_id)
+
+
+def assert_clean_trials(trials):
+    for t in trials:
+        assert set(t["parameter"]) == LABELS, t["parameter"]
+        assert t["metrics"]["sample"] == t["parameter"]
+        assert {"default", "test_acc", "params_M", "cost", "arch"} <= set(t["metrics"])
+
+
+def test_registered_tuner_completes_20_trials(tmp_path, run_experiment):
+    config = write_config(tmp_path, "nb201_evolution.yml", maxTrialNumber=20)
+    exp_id, port = run_experiment(config)
+    assert experiment.wait(port, timeout_s=600, progress=False) == "DONE"
+    trials = experiment.trials(port)
+    assert len(trials) == 20 and all(t["status"] == "SUCCEEDED" for t in trials)
+    assert_clean_trials(trials)
+    assert exp_id in experiment.nnictl("experiment", "list", "--all")
+
+
+def test_nni_tpe_runs_on_our_search_space(tmp_path, run_experiment):
+    config = write_config(tmp_path, "nb201_tpe.yml", maxTrialNumber=6)
+    _, port = run_experiment(config)
+    assert experiment.wait(port, timeout_s=600, progress=False) == "DONE"
+    trials = experiment.trials(port)
+    assert len(trials) == 6 and all(t["status"] == "SUCCEEDED" for t in trials)
+    assert_clean_trials(trials)
+
+
+def test_stop_and_resume_never_re_evaluates(tmp_path, run_experiment):
+    """A 25-cell slice of NB201 (two free edges): the search must cover it exactly once across a resume."""
+    space = get_space("nb201").categorical().to_nni()
+    for label in ["edge_0_2", "edge_1_2", "edge_0_3", "edge_1_3"]:
+        space[label]["_value"] = ["nor_conv_3x3"]
+    config = write_config(tmp_path, "nb201_evolution.yml", space=space, maxTrialNumber=40,
+                          tuner={"name": "EffnasRegularizedEvolution",
+                                 "classArgs": {"seed": 1, "population_size": 4, "sample_size": 2}})
+    exp_id, port = run_experiment(config)
+    import time
+
+    deadline = time.monotonic() + 300
+    while sum(t["status"] == "SUCCEEDED" for t in experiment.trials(port)) < 8:
+        assert time.monotonic() < deadline, "the experiment did not get going"
+        time.sleep(2)
+    experiment.stop(exp_id)
+    before = {json.dumps(t["parameter"], sort_keys=True) for t in experiment_trials_offline(tmp_path, exp_id)}
+    experiment.resume(exp_id, port=port)
+    experiment.wait(port, timeout_s=600, progress=False)
+    trials = [t for t in experiment.trials(port) if t["status"] == "SUCCEEDED"]
+    keys = [json.dumps(t["parameter"], sort_keys=True) for t in trials]
+    assert len(keys) == len(set(keys)), "an architecture was evaluated twice"
+    assert len(set(keys)) == 25 and before <= set(keys)
+
+
+def experiment_trials_offline(tmp_path, exp_id):
+    """Succeeded trials read from the stopped experiment's database (the REST API is down)."""
+    import sqlite3
+
+    db = tmp_path / "nni-experiments" / exp_id / "db" / "nni.sqlite"
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT data FROM TrialJobEvent WHERE event = 'WAITING'").fetchall()
+    return [{"parameter": json.loads(r[0])["parameters"]} for r in rows if r[0]]
