@@ -92,7 +92,7 @@ def wait(port: int, *, timeout_s: float = 600, poll_s: float = 2.0, progress: bo
             print(line, file=sys.stderr, flush=True)
             last = line
         # NO_MORE_TRIAL: the tuner has nothing left to propose; over once the running trials end
-        if state in TERMINAL or (state == "NO_MORE_TRIAL" and not any(j.get("status") in ACTIVE_TRIALS for j in jobs)):
+        if state in TERMINAL or (state in ("NO_MORE_TRIAL", "TUNER_NO_MORE_TRIAL") and not any(j.get("status") in ACTIVE_TRIALS for j in jobs)):
             return state
         time.sleep(poll_s)
     raise TimeoutError(f"experiment on port {port} still running after {timeout_s:.0f} s")

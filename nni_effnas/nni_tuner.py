@@ -9,14 +9,24 @@
   as ``effnas-trial`` does), that sample is used: NNI 3.0's local training service can hand a trial another
   trial's parameters when several start at once.
 * ``trial_end(success=False)`` tells the strategy the sample failed; the search goes on.
+* Resume (``nnictl resume``): NNI never asks a tuner to save, but gives it a checkpoint directory
+  (``NNI_CHECKPOINT_DIRECTORY``) and calls ``load_checkpoint`` on resume. The tuner therefore writes its state
+  (the strategy's ``state_dict``, known results, samples in flight) there after every change, atomically, and
+  restores it on resume: the strategy continues its own trajectory, and the samples that were in flight at the
+  stop, which NNI re-runs itself, are not proposed again. Results replayed by ``import_data`` that the
+  checkpoint already holds are not told twice. Without a checkpoint, ``import_data`` alone rebuilds the state.
 
 Each strategy in the registry gets a registered tuner class ``Effnas<ClassName>`` in this module (built from
 the registry by :func:`tuner_class`); ``nni-effnas register`` registers them with ``nnictl algo register``.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
+import threading
+from pathlib import Path
 from typing import Any, Mapping
 
 import nni
@@ -38,6 +48,18 @@ def extract_reward(value: Any, *, minimize: bool = False) -> tuple[float | None,
     if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
         return None, metrics
     return (-float(reward) if minimize else float(reward)), metrics
+
+
+def _locked(method: Any) -> Any:
+    """Serialise a tuner method on the instance's lock."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self: "StrategyTuner", *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 class StrategyTuner(Tuner):
@@ -64,19 +86,28 @@ class StrategyTuner(Tuner):
         self.space: CategoricalSpace | None = None
         self.pending: dict[int, Sample] = {}
         self.results: dict[str, float | None] = {}
+        self.resumed_in_flight: set[str] = set()
         self._imported: list[Any] = []
+        self._checkpoint: dict[str, Any] | None = None
+        # NNI's dispatcher calls a tuner from two worker threads (trial_end comes on the second)
+        self._lock = threading.RLock()
 
     # -- NNI Tuner API -------------------------------------------------------------------------------------
+    @_locked
     def update_search_space(self, search_space: Mapping[str, Any]) -> None:
         self.space = CategoricalSpace.from_nni(search_space)
         self.strategy.setup(self.space)
+        if self._checkpoint is not None:
+            self._restore(self._checkpoint)
+            self._checkpoint = None
         imported, self._imported = self._imported, []
         if imported:
             self.import_data(imported)
 
+    @_locked
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> Sample:
         space = self._require_space()
-        in_flight = {space.key(s) for s in self.pending.values()}
+        in_flight = {space.key(s) for s in self.pending.values()} | self.resumed_in_flight
         for _ in range(MAX_DUPLICATES):
             sample = self.strategy.ask()
             if sample is None:
@@ -89,9 +120,11 @@ class StrategyTuner(Tuner):
                 self.strategy.tell(sample, None, None)
             else:
                 self.pending[parameter_id] = sample
+                self._save()
                 return sample
         raise nni.NoMoreTrialError(f"the strategy proposed {MAX_DUPLICATES} already evaluated samples in a row")
 
+    @_locked
     def receive_trial_result(self, parameter_id: int, parameters: Any, value: Any, **kwargs: Any) -> None:
         space = self._require_space()
         reward, metrics = extract_reward(value, minimize=self.minimize)
@@ -103,14 +136,16 @@ class StrategyTuner(Tuner):
             except ValueError:
                 _logger.warning("trial %s echoed a sample outside the space: %r", parameter_id, echoed)
         sample = space.validate(sample)
-        self.results[space.key(sample)] = reward
-        self.strategy.tell(sample, reward, metrics)
+        self._record(sample, reward, metrics)
 
+    @_locked
     def trial_end(self, parameter_id: int, success: bool, **kwargs: Any) -> None:
         sample = self.pending.pop(parameter_id, None)
         if sample is not None and not success:
             self.strategy.tell(sample, None, None)
+        self._save()
 
+    @_locked
     def import_data(self, data: Any) -> None:
         """Replay earlier results (``nnictl resume``): each item ``{"parameter": sample, "value": metric}``."""
         if isinstance(data, str):
@@ -127,11 +162,52 @@ class StrategyTuner(Tuner):
             except (ValueError, KeyError, TypeError) as exc:
                 _logger.warning("import_data: skipping an entry that does not fit the search space (%s)", exc)
                 continue
+            if self.space.key(sample) in self.results:
+                continue  # already known from the checkpoint
             reward, metrics = extract_reward(item.get("value"), minimize=self.minimize)
-            self.results[self.space.key(sample)] = reward
-            self.strategy.tell(sample, reward, metrics)
+            self._record(sample, reward, metrics)
             replayed += 1
         _logger.info("import_data: replayed %d earlier trials", replayed)
+
+    def _record(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None) -> None:
+        key = self._require_space().key(sample)
+        self.results[key] = reward
+        self.resumed_in_flight.discard(key)
+        self.strategy.tell(sample, reward, metrics)
+        self._save()
+
+    # -- checkpoint (NNI's Recoverable seam) ------------------------------------------------------------------
+    def _checkpoint_file(self) -> Path | None:
+        directory = self.get_checkpoint_path()
+        return Path(directory) / "effnas_tuner.json" if directory else None
+
+    def _save(self) -> None:
+        path = self._checkpoint_file()
+        if path is None or self.space is None:
+            return
+        state = {"version": 1, "strategy": self.strategy_name or type(self.strategy).__name__,
+                 "strategy_state": self.strategy.state_dict(), "results": self.results,
+                 "in_flight": sorted({self.space.key(s) for s in self.pending.values()} | self.resumed_in_flight)}
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(state, default=lambda v: v.tolist() if hasattr(v, "tolist") else list(v)))
+        os.replace(tmp, path)
+
+    @_locked
+    def load_checkpoint(self) -> None:
+        path = self._checkpoint_file()
+        if path is None or not path.is_file():
+            return
+        try:
+            self._checkpoint = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            _logger.warning("tuner checkpoint %s is unreadable; rebuilding the state from import_data", path)
+
+    def _restore(self, state: Mapping[str, Any]) -> None:
+        self.strategy.load_state_dict(state["strategy_state"])
+        self.results = dict(state["results"])
+        self.resumed_in_flight = set(state["in_flight"]) - set(self.results)
+        _logger.info("restored tuner state: %d results, %d samples in flight", len(self.results),
+                     len(self.resumed_in_flight))
 
     def _require_space(self) -> CategoricalSpace:
         if self.space is None:

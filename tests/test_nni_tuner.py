@@ -111,3 +111,40 @@ def test_bad_class_args():
         StrategyTuner(strategy="random", optimize_mode="up")
     with pytest.raises(ValueError, match="needs classArgs.strategy"):
         StrategyTuner()
+
+
+def test_checkpoint_restores_strategy_and_in_flight_samples(toy_space, tmp_path, monkeypatch):
+    """nnictl resume: NNI re-runs the trials in flight at the stop itself; the tuner must not propose them again."""
+    monkeypatch.setenv("NNI_CHECKPOINT_DIRECTORY", str(tmp_path))
+    first = make(toy_space, population_size=4, sample_size=2)
+    finished = []
+    for pid in range(6):
+        p = first.generate_parameters(pid)
+        first.receive_trial_result(pid, p, {"default": score(p)})
+        finished.append({"parameter": p, "value": {"default": score(p)}})
+    in_flight = [first.generate_parameters(pid) for pid in (6, 7)]  # running when the experiment stops
+    population = list(first.strategy.population)
+    assert (tmp_path / "effnas_tuner.json").is_file()
+
+    resumed = StrategyTuner(strategy="regularized_evolution", seed=0, population_size=4, sample_size=2)
+    resumed.load_checkpoint()
+    resumed.update_search_space(toy_space.to_nni())
+    resumed.import_data(finished)  # NNI replays finished trials: already known, not told twice
+    assert list(resumed.strategy.population) == population
+    keys_in_flight = {toy_space.key(p) for p in in_flight}
+    new = [resumed.generate_parameters(pid) for pid in range(8, 12)]
+    assert not keys_in_flight & {toy_space.key(p) for p in new}
+    # the re-run of an in-flight trial reports through import_data and is then known
+    resumed.import_data([{"parameter": in_flight[0], "value": {"default": 1.0}}])
+    assert resumed.results[toy_space.key(in_flight[0])] == 1.0
+    assert toy_space.key(in_flight[0]) not in resumed.resumed_in_flight
+
+
+def test_unreadable_checkpoint_falls_back_to_import_data(toy_space, tmp_path, monkeypatch):
+    monkeypatch.setenv("NNI_CHECKPOINT_DIRECTORY", str(tmp_path))
+    (tmp_path / "effnas_tuner.json").write_text("{broken")
+    tuner = StrategyTuner(strategy="random", seed=0)
+    tuner.load_checkpoint()
+    tuner.update_search_space(toy_space.to_nni())
+    tuner.import_data([{"parameter": {"a": 1, "b": "x", "c": True}, "value": 2.0}])
+    assert tuner.results == {toy_space.key({"a": 1, "b": "x", "c": True}): 2.0}
