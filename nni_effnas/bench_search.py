@@ -9,13 +9,13 @@ simulated time; median and quartiles over seeds).
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from nni_effnas import compat
 from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.strategies import STRATEGIES, create_strategy
 from nni_effnas.tabular import Constraint, TabularBenchmark
@@ -88,7 +88,7 @@ def run_benchmark(
     feasible = constraint.feasible(bench) if constraint else None
     mask = constraint.mask(bench) if constraint else None
     grid = np.linspace(0, budget, CURVE_POINTS)
-    logging.getLogger("nni").setLevel(logging.WARNING)
+    compat.quiet_nni_logging()
     stats = {}
     for name in names:
         st = StrategyStats(name, [], [], [round(float(t), 2) for t in grid], [])

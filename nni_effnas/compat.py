@@ -8,6 +8,7 @@ symptom it prevents; ``tests/test_compat.py`` shows the failure each one prevent
 | ``RuntimeWarning: <class 'torch.nn.parameter.Buffer'> is found to be not a nn.Module`` on every import of ``nni.nas`` | :func:`silence_buffer_warning` |
 | ``nnictl`` dies with ``No module named 'pkg_resources'`` (setuptools >= 81) | :func:`require_pkg_resources` checks early with a one-line fix; ``constraints.txt`` pins ``setuptools<81`` |
 | with ``trialConcurrency > 1`` a trial evaluates another trial's parameters, so the web UI shows each trial with parameters that are not the ones its metrics belong to (NNI 3.0's local training service hands queued parameters to whichever trial asks first) | :func:`next_trial_parameters` |
+| NNI's HPO tuners log every suggestion at INFO ("Use grid search for deduplication", "trial (N) end"), flooding in-process benchmarks; ``import nni`` resets the ``nni`` logger to INFO | :func:`quiet_nni_logging` |
 | NNI's Evolution tuner draws from the global ``random`` module and an unseeded ``RandomState``: runs are not reproducible and it disturbs other code's global random state | :func:`private_global_random`, :func:`seed_evolution_tuner` |
 """
 from __future__ import annotations
@@ -42,6 +43,13 @@ def apply() -> None:
 def silence_buffer_warning() -> None:
     """NNI's generated layer wrappers predate torch 2.13 and warn about ``torch.nn.Buffer`` on every import."""
     warnings.filterwarnings("ignore", message=r".*is found to be not a nn\.Module, which is unexpected.*")
+
+
+def quiet_nni_logging(level: int = logging.WARNING) -> None:
+    """Import NNI (whose import sets the ``nni`` logger to INFO), then set the ``nni`` logger to ``level``."""
+    import nni  # noqa: F401
+
+    logging.getLogger("nni").setLevel(level)
 
 
 def require_pkg_resources() -> None:

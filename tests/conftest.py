@@ -1,5 +1,3 @@
-import logging
-import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +8,9 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 @pytest.fixture(autouse=True)
 def _quiet_nni():
-    logging.getLogger("nni").setLevel(logging.WARNING)
+    from nni_effnas import compat
+
+    compat.quiet_nni_logging()
     yield
 
 

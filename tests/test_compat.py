@@ -136,3 +136,17 @@ def test_trial_falls_back_when_rest_api_is_silent(monkeypatch, rest_api):
     monkeypatch.setenv("NNI_TRIAL_COMMAND_CHANNEL", rest_api)
     monkeypatch.setenv("NNI_TRIAL_JOB_ID", "unknownTrial")
     assert compat.next_trial_parameters(retries=2, delay_s=0.01) == {"a": "received"}
+
+
+def test_quiet_nni_logging_survives_nni_import():
+    code = ("import logging; from nni_effnas import compat; compat.quiet_nni_logging(); "
+            "from nni_effnas.strategies import create_strategy; from nni_effnas.space import CategoricalSpace; "
+            "s = create_strategy('nni_tpe', seed=0); s.setup(CategoricalSpace.from_dict({'a': [1, 2]})); "
+            "[s.tell(x, 1.0) for x in [s.ask(), s.ask()]]")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "Using random seed" not in out.stdout + out.stderr
+    # the failure it prevents: the same calls without it log every step
+    noisy = subprocess.run([sys.executable, "-c", code.replace("compat.quiet_nni_logging(); ", "")],
+                           capture_output=True, text=True)
+    assert "Using random seed" in noisy.stdout + noisy.stderr

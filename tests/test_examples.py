@@ -1,0 +1,16 @@
+"""The examples in examples/ run and print what they promise."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("script, expected", [("python_api.py", "regularized_evolution"),
+                                              ("custom_strategy.py", "cells evaluated")])
+def test_example_runs(script, expected):
+    out = subprocess.run([sys.executable, str(EXAMPLES / script)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert expected in out.stdout
