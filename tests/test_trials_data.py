@@ -12,7 +12,7 @@ import torch
 
 from nni_effnas.trials.data import DATASETS, DataSplits, load_dataset, read_idx
 
-FMNIST_T10K = Path("/work/shared/data/fashion-mnist-debian")
+FMNIST_T10K = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "fashion-mnist-debian"
 
 
 def _write_idx(path: Path, array: np.ndarray, *, magic: bytes | None = None) -> Path:
