@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
 from typing import Any, Sequence
 
@@ -36,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cells", type=int, default=1, help="train: cells per stage")
     p.add_argument("--limit", type=int, default=None, help="train: cap on training examples")
     p.add_argument("--data-dir", default=None, help="train: directory of the dataset files")
-    p.add_argument("--out-dir", default=None, help="train: directory for TensorBoard logs and the checkpoint")
+    p.add_argument("--out-dir", default=None,
+                   help="train: directory for TensorBoard logs and the checkpoint (under NNI: the trial's output dir)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -48,7 +50,8 @@ def evaluator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     if name == "train":
         return {"dataset": args.dataset or "digits", "data_dir": args.data_dir, "epochs": args.epochs,
                 "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
-                "channels": args.channels, "num_cells": args.cells, "limit": args.limit, "out_dir": args.out_dir}
+                "channels": args.channels, "num_cells": args.cells, "limit": args.limit,
+                "out_dir": args.out_dir or os.environ.get("NNI_OUTPUT_DIR")}
     return {}
 
 
