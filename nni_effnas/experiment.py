@@ -63,6 +63,11 @@ def resume(experiment_id: str, *, port: int = 8080) -> None:
     nnictl("resume", experiment_id, "--port", str(port))
 
 
+def view(experiment_id: str, *, port: int = 8080) -> None:
+    """``nnictl view``: serve a stopped experiment's web UI and REST API again (read-only)."""
+    nnictl("view", experiment_id, "--port", str(port))
+
+
 def stop(experiment_id: str) -> None:
     nnictl("stop", experiment_id, check=False)
 

@@ -61,6 +61,19 @@ def test_registered_tuner_completes_20_trials(tmp_path, run_experiment):
     assert len(trials) == 20 and all(t["status"] == "SUCCEEDED" for t in trials)
     assert_clean_trials(trials)
     assert exp_id in experiment.nnictl("experiment", "list", "--all")
+    # nnictl view: the stopped experiment's results are served again
+    experiment.stop(exp_id)
+    view_port = experiment.free_port(port + 1)
+    experiment.view(exp_id, port=view_port)
+    import time
+
+    for _ in range(30):
+        try:
+            viewed = experiment.trials(view_port)
+            break
+        except OSError:
+            time.sleep(1)
+    assert [t["parameter"] for t in viewed] == [t["parameter"] for t in trials]
 
 
 def test_nni_tpe_runs_on_our_search_space(tmp_path, run_experiment):
