@@ -133,3 +133,21 @@ def test_real_training_config_reports_per_epoch(tmp_path, run_experiment):
     for t in trials:
         assert 0 < t["metrics"]["val_acc"] <= 100
         assert Path(t["metrics"]["checkpoint"]).is_file()
+
+
+def test_failing_trials_are_failed_and_the_search_goes_on(tmp_path, run_experiment):
+    """A search space that admits an op our space rejects: those trials fail, the others still run."""
+    space = get_space("nb201").categorical().to_nni()
+    space["edge_0_1"]["_value"] = ["nor_conv_3x3", "conv_7x7"]
+    for label in ["edge_0_2", "edge_1_2", "edge_0_3"]:
+        space[label]["_value"] = ["skip_connect"]
+    config = write_config(tmp_path, "nb201_random.yml", space=space, maxTrialNumber=8,
+                          tuner={"name": "EffnasRandom", "classArgs": {"seed": 0}})
+    _, port = run_experiment(config)
+    experiment.wait(port, timeout_s=600, progress=False)
+    trials = experiment.trials(port)
+    failed = [t for t in trials if t["status"] == "FAILED"]
+    succeeded = [t for t in trials if t["status"] == "SUCCEEDED"]
+    assert failed and all(t["parameter"]["edge_0_1"] == "conv_7x7" for t in failed)
+    assert succeeded and all(t["parameter"]["edge_0_1"] == "nor_conv_3x3" for t in succeeded)
+    assert all(t["metrics"] is None for t in failed)
