@@ -13,7 +13,9 @@
   (``NNI_CHECKPOINT_DIRECTORY``) and calls ``load_checkpoint`` on resume. The tuner therefore writes its state
   (the strategy's ``state_dict``, known results, samples in flight) there after every change, atomically, and
   restores it on resume: the strategy continues its own trajectory, and the samples that were in flight at the
-  stop, which NNI re-runs itself, are not proposed again. Results replayed by ``import_data`` that the
+  stop, which NNI re-runs itself, are not proposed again. NNI numbers parameters sequentially and, on resume,
+  continues after the highest one it had submitted; so samples generated with a parameter id at or above the
+  first id of the resumed run never reached a trial and are free to be proposed again. Results replayed by ``import_data`` that the
   checkpoint already holds are not told twice. Without a checkpoint, ``import_data`` alone rebuilds the state.
 
 Each strategy in the registry gets a registered tuner class ``Effnas<ClassName>`` in this module (built from
@@ -86,7 +88,7 @@ class StrategyTuner(Tuner):
         self.space: CategoricalSpace | None = None
         self.pending: dict[int, Sample] = {}
         self.results: dict[str, float | None] = {}
-        self.resumed_in_flight: set[str] = set()
+        self.resumed_in_flight: dict[str, int] = {}  # sample key -> parameter id, from the checkpoint
         self._imported: list[Any] = []
         self._checkpoint: dict[str, Any] | None = None
         # NNI's dispatcher calls a tuner from two worker threads (trial_end comes on the second)
@@ -107,7 +109,8 @@ class StrategyTuner(Tuner):
     @_locked
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> Sample:
         space = self._require_space()
-        in_flight = {space.key(s) for s in self.pending.values()} | self.resumed_in_flight
+        self.resumed_in_flight = {k: pid for k, pid in self.resumed_in_flight.items() if pid < parameter_id}
+        in_flight = {space.key(s) for s in self.pending.values()} | set(self.resumed_in_flight)
         for _ in range(MAX_DUPLICATES):
             sample = self.strategy.ask()
             if sample is None:
@@ -172,7 +175,7 @@ class StrategyTuner(Tuner):
     def _record(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None) -> None:
         key = self._require_space().key(sample)
         self.results[key] = reward
-        self.resumed_in_flight.discard(key)
+        self.resumed_in_flight.pop(key, None)
         self.strategy.tell(sample, reward, metrics)
         self._save()
 
@@ -187,7 +190,7 @@ class StrategyTuner(Tuner):
             return
         state = {"version": 1, "strategy": self.strategy_name or type(self.strategy).__name__,
                  "strategy_state": self.strategy.state_dict(), "results": self.results,
-                 "in_flight": sorted({self.space.key(s) for s in self.pending.values()} | self.resumed_in_flight)}
+                 "in_flight": {**self.resumed_in_flight, **{self.space.key(s): pid for pid, s in self.pending.items()}}}
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(state, default=lambda v: v.tolist() if hasattr(v, "tolist") else list(v)))
         os.replace(tmp, path)
@@ -205,7 +208,7 @@ class StrategyTuner(Tuner):
     def _restore(self, state: Mapping[str, Any]) -> None:
         self.strategy.load_state_dict(state["strategy_state"])
         self.results = dict(state["results"])
-        self.resumed_in_flight = set(state["in_flight"]) - set(self.results)
+        self.resumed_in_flight = {k: int(pid) for k, pid in state["in_flight"].items() if k not in self.results}
         _logger.info("restored tuner state: %d results, %d samples in flight", len(self.results),
                      len(self.resumed_in_flight))
 

@@ -132,7 +132,7 @@ def test_checkpoint_restores_strategy_and_in_flight_samples(toy_space, tmp_path,
     resumed.import_data(finished)  # NNI replays finished trials: already known, not told twice
     assert list(resumed.strategy.population) == population
     keys_in_flight = {toy_space.key(p) for p in in_flight}
-    new = [resumed.generate_parameters(pid) for pid in range(8, 12)]
+    new = [resumed.generate_parameters(pid) for pid in range(8, 12)]  # NNI continues after submitted id 7
     assert not keys_in_flight & {toy_space.key(p) for p in new}
     # the re-run of an in-flight trial reports through import_data and is then known
     resumed.import_data([{"parameter": in_flight[0], "value": {"default": 1.0}}])
@@ -148,3 +148,19 @@ def test_unreadable_checkpoint_falls_back_to_import_data(toy_space, tmp_path, mo
     tuner.update_search_space(toy_space.to_nni())
     tuner.import_data([{"parameter": {"a": 1, "b": "x", "c": True}, "value": 2.0}])
     assert tuner.results == {toy_space.key({"a": 1, "b": "x", "c": True}): 2.0}
+
+
+def test_generated_but_never_submitted_samples_are_free_again(toy_space, tmp_path, monkeypatch):
+    """Parameters generated just before the stop but never submitted: NNI resumes numbering at their ids."""
+    monkeypatch.setenv("NNI_CHECKPOINT_DIRECTORY", str(tmp_path))
+    first = make(toy_space, strategy="random")
+    for pid in range(3):
+        p = first.generate_parameters(pid)
+        first.receive_trial_result(pid, p, {"default": 1.0})
+    unsubmitted = first.generate_parameters(3)
+    resumed = StrategyTuner(strategy="random", seed=0)
+    resumed.load_checkpoint()
+    resumed.update_search_space(toy_space.to_nni())
+    assert toy_space.key(unsubmitted) in resumed.resumed_in_flight
+    resumed.generate_parameters(3)  # NNI's next id after the 3 submitted ones
+    assert resumed.resumed_in_flight == {}

@@ -90,9 +90,9 @@ def test_stop_and_resume_never_re_evaluates(tmp_path, run_experiment):
     space = get_space("nb201").categorical().to_nni()
     for label in ["edge_0_2", "edge_1_2", "edge_0_3", "edge_1_3"]:
         space[label]["_value"] = ["nor_conv_3x3"]
-    config = write_config(tmp_path, "nb201_evolution.yml", space=space, maxTrialNumber=40,
-                          tuner={"name": "EffnasRegularizedEvolution",
-                                 "classArgs": {"seed": 1, "population_size": 4, "sample_size": 2}})
+    # random search with replacement keeps proposing known cells; only the tuner's memory prevents re-runs
+    config = write_config(tmp_path, "nb201_random.yml", space=space, maxTrialNumber=40,
+                          tuner={"name": "EffnasRandom", "classArgs": {"seed": 1}})
     exp_id, port = run_experiment(config)
     import time
 
