@@ -9,6 +9,7 @@ simulated time; median and quartiles over seeds).
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -34,13 +35,10 @@ class StrategyStats:
     def summary(self) -> dict[str, Any]:
         final = np.asarray(self.final)
         curve = np.asarray(self.curve, dtype=float)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                q = np.nanpercentile(curve, [25, 50, 75], axis=0)
-                mean_curve = np.nanmean(curve, axis=0)
+        with warnings.catch_warnings():  # all-NaN columns (before any result) are expected
+            warnings.simplefilter("ignore", RuntimeWarning)
+            q = np.nanpercentile(curve, [25, 50, 75], axis=0)
+            mean_curve = np.nanmean(curve, axis=0)
         return {
             "mean": float(final.mean()), "std": float(final.std(ddof=1)) if final.size > 1 else 0.0,
             "sem": float(final.std(ddof=1) / np.sqrt(final.size)) if final.size > 1 else 0.0,

@@ -148,8 +148,9 @@ def demo(*, config: str | None = None, port: int = 8080, timeout_s: float = 600)
     experiment_id = create(config_path, port=port)
     print(f"experiment {experiment_id}: web UI at http://localhost:{port}")
     final = wait(port, timeout_s=timeout_s)
-    done = [t for t in trials(port) if t["status"] == "SUCCEEDED" and isinstance(t["metrics"], dict)]
-    failed = sum(1 for t in trials(port) if t["status"] == "FAILED")
+    finished = trials(port)
+    done = [t for t in finished if t["status"] == "SUCCEEDED" and isinstance(t["metrics"], dict)]
+    failed = sum(1 for t in finished if t["status"] == "FAILED")
     if not done:
         print(f"experiment {experiment_id} ended {final} with no successful trial")
         return 1
