@@ -2,6 +2,7 @@
 
     nni-effnas bench query  --space nb201 --arch ARCH_STR | --index N --dataset cifar10
     nni-effnas bench search --space nb201 --dataset cifar10 --strategies random,evolution --seeds 100 ...
+    nni-effnas bench proxies --space nb201 --dataset cifar10 --sample 1000 --proxy-data fashion-mnist ...
     nni-effnas register            register our strategies as NNI tuners (nnictl algo register; idempotent)
     nni-effnas search-space        print a space's NNI search-space JSON
     nni-effnas demo                the NB201 benchmark search under nnictl, with the web UI
@@ -52,8 +53,10 @@ def _bench_search(args: argparse.Namespace) -> int:
     for name in strategies:
         STRATEGIES.canonical(name)
     progress = _progress_bar(len(strategies) * args.seeds, disable=args.quiet)
+    strategy_args = _json_arg(args.strategy_args, "--strategy-args") if args.strategy_args else None
     report = bench_search.run_benchmark(bench, strategies, seeds=args.seeds, budget_frac=args.budget_frac,
-                                        constraint=constraint, seed_offset=args.seed_offset, progress=progress.update)
+                                        constraint=constraint, seed_offset=args.seed_offset,
+                                        strategy_args=strategy_args, progress=progress.update)
     progress.close()
     print(bench_search.format_table(report))
     if args.json:
@@ -65,10 +68,63 @@ def _bench_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(total: int, *, disable: bool):
+def _bench_proxies(args: argparse.Namespace) -> int:
+    from nni_effnas import bench_proxies
+
+    if args.space.lower() != "nb201":
+        raise ValueError(f"no proxy benchmark for space {args.space!r}; expected nb201")
+    sample = args.sample if args.sample == "naslib" else _int(args.sample, "--sample")
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = _progress_bar(total, disable=args.quiet, desc="cells scored", unit="cell")
+        bar.update(1)
+
+    report = bench_proxies.run_proxy_benchmark(
+        dataset=args.dataset, sample=sample, seed=args.seed, proxies=_names(args.proxies),
+        ensembles=[e for e in args.ensembles.split(",") if e], proxy_data=args.proxy_data,
+        batch_size=args.batch_size, cache=False if args.no_cache else args.cache, naslib_dir=args.naslib_dir,
+        progress=progress)
+    if bar is not None:
+        bar.close()
+    print(bench_proxies.format_table(report))
+    if args.json:
+        bench_proxies.save_json(report, args.json)
+        print(f"wrote {args.json}")
+    if args.plot:
+        bench_proxies.plot(report, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _json_arg(text: str, flag: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{flag} must be JSON, got {text!r} ({exc.msg})") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ValueError(f'{flag} must map strategy names to argument objects, e.g. {{"zero_cost_warmup": {{"pool_size": 200}}}}; got {text!r}')
+    return value
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _int(text: str, flag: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{flag} must be a whole number or 'naslib', got {text!r}") from None
+    return value
+
+
+def _progress_bar(total: int, *, disable: bool, desc: str = "search runs", unit: str = "run"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="search runs", unit="run", disable=disable, file=sys.stderr)
+    return tqdm(total=total, desc=desc, unit=unit, disable=disable, file=sys.stderr)
 
 
 def _register(args: argparse.Namespace) -> int:
@@ -122,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--budget-frac", type=float, default=1.0, help="fraction of the protocol's time budget")
     s.add_argument("--budget-s", type=float, default=None, help="100 %% budget in seconds (overrides the protocol's)")
     s.add_argument("--constraint", help="e.g. params<=0.344, params<=MEDIAN, latency:pixel2<=13")
+    s.add_argument("--strategy-args", default=None,
+                   help='JSON: strategy name -> keyword arguments, e.g. \'{"zero_cost_warmup": {"pool_size": 200}}\'')
     s.add_argument("--table", help="a user tabular benchmark (CSV) instead of NB201")
     s.add_argument("--arch-columns", default="", help="--table: comma-separated categorical architecture columns")
     s.add_argument("--reward-column", default="reward", help="--table: the reward column (higher is better)")
@@ -132,6 +190,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--list-strategies", action="store_true", help="print the registered strategies, one a line")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_bench_search)
+
+    from nni_effnas.bench_proxies import DEFAULT_ENSEMBLES, DEFAULT_PROXIES
+
+    p = bench.add_parser("proxies", help="rank correlation of zero-cost proxies with NB201 test accuracy")
+    p.add_argument("--space", default="nb201")
+    p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16")
+    p.add_argument("--sample", default="1000", help="number of random cells, or 'naslib' for NAS-Bench-Suite-Zero's")
+    p.add_argument("--seed", type=int, default=0, help="seed of the cell sample, the weights and the proxy batch")
+    p.add_argument("--proxies", default=",".join(DEFAULT_PROXIES))
+    p.add_argument("--ensembles", default=",".join(DEFAULT_ENSEMBLES),
+                   help="rank-aggregated combinations, e.g. synflow+jacob_cov+nwot (comma-separated)")
+    p.add_argument("--proxy-data", default="fashion-mnist", help="noise, fashion-mnist or digits (see proxy_data.py)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--cache", default=None, help="zero-cost cache file (default ~/.cache/nni-effnas/zerocost.sqlite)")
+    p.add_argument("--no-cache", action="store_true", help="compute every score afresh and store nothing")
+    p.add_argument("--naslib-dir", default=None, help="NAS-Bench-Suite-Zero files for the cell-by-cell agreement")
+    p.add_argument("--json", help="write the full report (every score) here")
+    p.add_argument("--plot", help="write the rho bar chart and best-proxy scatter (PNG) here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_bench_proxies)
 
     r = sub.add_parser("register", help="register our strategies as NNI tuners (idempotent)")
     r.add_argument("--quiet", action="store_true")

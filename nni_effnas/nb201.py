@@ -155,3 +155,11 @@ def load_table() -> NB201Table:
     path = resources.files("nni_effnas.data").joinpath("nb201.npz")
     with resources.as_file(path) as file, np.load(file, allow_pickle=False) as npz:
         return NB201Table({key: npz[key] for key in npz.files})
+
+
+#: Each NAS-Bench-201 task's classifier size and input shape (C, H, W): the network a proxy should score.
+TASKS: dict[str, tuple[int, tuple[int, int, int]]] = {
+    "cifar10": (10, (3, 32, 32)),
+    "cifar100": (100, (3, 32, 32)),
+    "imagenet16": (120, (3, 16, 16)),
+}
