@@ -10,7 +10,7 @@ setup(
     package_dir={"nni_effnas": "nni_effnas", **{f"nni_effnas.{name}": name for name in SUBPACKAGES}},
     package_data={
         "nni_effnas.data": ["*.npz", "*.md", "*.json"],
-        "nni_effnas.trials": ["configs/*.yml"],
+        "nni_effnas.trials": ["configs/*.yml", "configs/*.json"],
     },
     include_package_data=False,
 )

@@ -1,13 +1,15 @@
 """Evaluators turn a sample of a search space into a metric dict (``default`` is the reward).
 
-Registered in ``EVALUATORS``: ``benchmark`` (NAS-Bench-201 lookup, simulated cost) and ``train`` (PyTorch
-Lightning on real data). The same objects serve ``effnas-trial`` under NNI and the in-process API.
+Registered in ``EVALUATORS``: ``benchmark`` (NAS-Bench-201 lookup, simulated cost), ``train`` (PyTorch
+Lightning on real data) and ``zero-cost`` (zero-cost proxies of the untrained network). The same objects serve
+``effnas-trial`` under NNI and the in-process API.
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from nni_effnas.registry import Registry
 from nni_effnas.search_spaces import SearchSpace
@@ -107,3 +109,49 @@ class TrainingEvaluator(Evaluator):
 
         metrics = TrainEvaluator(**self.train_kwargs).evaluate(build, report=report)
         return {**metrics, "arch": space.to_string(clean), "sample": clean}
+
+
+@EVALUATORS.register("zero-cost", aliases=("zero_cost", "zerocost", "zc"))
+class ZeroCostEvaluator(Evaluator):
+    """Score the sampled network at initialisation with zero-cost proxies (:class:`nni_effnas.zerocost.ZeroCostScorer`).
+
+    The network is NAS-Bench-201's for the task ``dataset`` (its classes and input shape), ``channels`` and
+    ``num_cells`` per stage (16 and 5: the benchmark's evaluation network), with weights drawn from ``seed``;
+    the proxies see one batch of ``proxy_data`` (``noise``, ``fashion-mnist``, ``digits``; see
+    :mod:`nni_effnas.proxy_data`) of ``batch_size``. Scores are cached on disk in ``cache`` (a path; ``None``:
+    ``$NNI_EFFNAS_CACHE`` or ``~/.cache/nni-effnas/zerocost.sqlite``; ``False`` or ``"none"``: no cache).
+
+    Metrics: every requested proxy by name (``synflow``, ``nwot``, ...; a proxy undefined for the network,
+    NaN, is reported as ``null``), ``default`` = the *first* proxy's score (with several proxies, ranking by
+    their aggregate needs a population of architectures, which is a strategy's job, not a trial's;
+    ``None`` when that score is NaN, so the trial fails), ``zc_time_s`` (the compute the scores cost, cached
+    ones included at their recorded time), ``arch`` and ``sample``. No ``cost`` is set: in-process searches
+    charge the wall time.
+    """
+
+    def __init__(self, *, dataset: str = "cifar10", proxies: str | Sequence[str] = "synflow",
+                 proxy_data: str = "noise", batch_size: int = 64, seed: int = 0, channels: int = 16,
+                 num_cells: int = 5, cache: str | Path | bool | None = None, device: str = "cpu") -> None:
+        from nni_effnas.zerocost import ZeroCostScorer
+
+        if isinstance(proxies, str):
+            proxies = [p.strip() for p in proxies.split(",") if p.strip()]
+        if isinstance(cache, str) and cache.strip().lower() in ("none", "off", "false", "no", ""):
+            cache = False
+        self.scorer = ZeroCostScorer("nb201", proxies=list(proxies), dataset=dataset, data=proxy_data,
+                                     batch_size=batch_size, seed=seed, cache=cache, device=device,
+                                     model_kwargs={"channels": channels, "num_cells": num_cells})
+
+    def evaluate(self, sample: Mapping[str, Any], *, space: SearchSpace, report: Report | None = None) -> dict[str, Any]:
+        if space.name != self.scorer.space.name:
+            raise ValueError(f"the zero-cost evaluator scores NAS-Bench-201 networks, not space {space.name!r}")
+        clean = space.categorical().validate(sample)
+        before = self.scorer.charged_s
+        scores = {name: (value if math.isfinite(value) else None) for name, value in self.scorer.score(clean).items()}
+        return {
+            "default": scores[self.scorer.proxies[0]],
+            **scores,
+            "zc_time_s": self.scorer.charged_s - before,
+            "arch": space.to_string(clean),
+            "sample": clean,
+        }

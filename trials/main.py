@@ -3,8 +3,10 @@
 Under NNI (``trialCommand: effnas-trial --space nb201 --evaluator benchmark``) it reads the sample from
 ``nni.get_next_parameter()``, evaluates it, sends intermediate results and the final metric dict (``default``
 plus named metrics and the sample itself) to NNI. Standalone it takes ``--arch`` / ``--index`` / ``--sample``
-and prints the metric dict as JSON. Bad input exits with status 2 and one line naming the bad value; a failing
-evaluation exits non-zero, so NNI marks the trial FAILED and the search goes on.
+and prints the metric dict as JSON. Bad input exits with status 2 and one line naming the bad value; an
+evaluation whose ``default`` is not a finite number (e.g. a zero-cost proxy undefined for the network) exits
+with status 1 and one line, reporting nothing; any other failing evaluation exits non-zero. NNI then marks the
+trial FAILED and the search goes on.
 """
 from __future__ import annotations
 
@@ -28,30 +30,45 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--arch", help="architecture string of the space (standalone use)")
     which.add_argument("--index", type=int, help="NAS-Bench-201 index (standalone use)")
     which.add_argument("--sample", help="sample as a JSON dict (standalone use)")
-    p.add_argument("--dataset", default=None, help="benchmark: cifar10|cifar100|imagenet16; train: digits|fashion-mnist")
-    p.add_argument("--device", default="pixel2", help="benchmark: latency device to report")
+    p.add_argument("--dataset", default=None,
+                   help="benchmark, zero-cost: cifar10|cifar100|imagenet16; train: digits|fashion-mnist")
+    p.add_argument("--device", default=None,
+                   help="benchmark: latency device to report (default pixel2); zero-cost: torch device (default cpu)")
     p.add_argument("--epochs", type=int, default=3, help="train: epochs")
     p.add_argument("--batch-size", type=int, default=64, help="train: batch size")
     p.add_argument("--lr", type=float, default=0.05, help="train: learning rate")
-    p.add_argument("--channels", type=int, default=16, help="train: channels of the first stage")
-    p.add_argument("--cells", type=int, default=1, help="train: cells per stage")
+    p.add_argument("--channels", type=int, default=16, help="train, zero-cost: channels of the first stage")
+    p.add_argument("--cells", type=int, default=None,
+                   help="train, zero-cost: cells per stage (default: train 1; zero-cost 5, the NB201 network)")
     p.add_argument("--limit", type=int, default=None, help="train: cap on training examples")
     p.add_argument("--data-dir", default=None, help="train: directory of the dataset files")
     p.add_argument("--out-dir", default=None,
                    help="train: directory for TensorBoard logs and the checkpoint (under NNI: the trial's output dir)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--proxies", default="synflow",
+                   help="zero-cost: comma-separated proxies, all reported; the first is the reward 'default'")
+    p.add_argument("--proxy-data", default="noise", help="zero-cost: proxy batch source (noise, fashion-mnist, digits)")
+    p.add_argument("--zc-batch-size", type=int, default=64, help="zero-cost: proxy batch size")
+    p.add_argument("--cache", default=None,
+                   help="zero-cost: score cache file (default $NNI_EFFNAS_CACHE or "
+                        "~/.cache/nni-effnas/zerocost.sqlite; 'none' disables)")
+    p.add_argument("--seed", type=int, default=0, help="train: training seed; zero-cost: weights and proxy batch seed")
     return p
 
 
 def evaluator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     name = EVALUATORS.canonical(args.evaluator)
     if name == "benchmark":
-        return {"dataset": args.dataset or "cifar10", "device": args.device}
+        return {"dataset": args.dataset or "cifar10", "device": args.device or "pixel2"}
     if name == "train":
         return {"dataset": args.dataset or "digits", "data_dir": args.data_dir, "epochs": args.epochs,
                 "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
-                "channels": args.channels, "num_cells": args.cells, "limit": args.limit,
+                "channels": args.channels, "num_cells": 1 if args.cells is None else args.cells, "limit": args.limit,
                 "out_dir": args.out_dir or os.environ.get("NNI_OUTPUT_DIR")}
+    if name == "zero-cost":
+        return {"dataset": args.dataset or "cifar10", "proxies": args.proxies, "proxy_data": args.proxy_data,
+                "batch_size": args.zc_batch_size, "seed": args.seed, "channels": args.channels,
+                "num_cells": 5 if args.cells is None else args.cells, "cache": args.cache,
+                "device": args.device or "cpu"}
     return {}
 
 
@@ -87,7 +104,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     metrics = evaluator.evaluate(sample, space=space, report=report)
     reward = metrics.get("default")
     if not isinstance(reward, (int, float)) or not math.isfinite(reward):
-        raise FloatingPointError(f"metric 'default' is {reward!r}, expected a finite number")
+        where = f" for {metrics['arch']}" if isinstance(metrics.get("arch"), str) else ""
+        raise FloatingPointError(f"metric 'default' is {reward!r}{where}, expected a finite number")
     if under_nni:
         nni.report_final_result(metrics)
     return metrics
@@ -101,6 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"effnas-trial: error: {exc}", file=sys.stderr)
         return 2
+    except FloatingPointError as exc:  # the evaluation gave no usable reward: a failed trial, not bad input
+        print(f"effnas-trial: error: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(metrics, sort_keys=True))
     return 0
 
