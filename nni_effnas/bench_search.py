@@ -12,7 +12,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -31,6 +31,11 @@ class StrategyStats:
     evaluated: list[int]
     curve_t: list[float]
     curve: list[list[float]]  # [seed][point], NaN before the first result
+    strategy_s: list[float] = None  # type: ignore[assignment]  # per seed: the strategy's compute on the clock
+
+    def __post_init__(self) -> None:
+        if self.strategy_s is None:
+            self.strategy_s = []
 
     def summary(self) -> dict[str, Any]:
         final = np.asarray(self.final)
@@ -44,6 +49,7 @@ class StrategyStats:
             "sem": float(final.std(ddof=1) / np.sqrt(final.size)) if final.size > 1 else 0.0,
             "median": float(np.median(final)), "seeds": int(final.size),
             "evaluated_mean": float(np.mean(self.evaluated)),
+            "strategy_s_mean": float(np.mean(self.strategy_s)) if self.strategy_s else 0.0,
             "final": [round(x, 4) for x in self.final],
             "curve": {"time_s": self.curve_t, "mean": _clean(mean_curve), "q25": _clean(q[0]),
                       "median": _clean(q[1]), "q75": _clean(q[2])},
@@ -75,13 +81,21 @@ def run_benchmark(
     budget_frac: float,
     constraint: Constraint | None = None,
     seed_offset: int = 0,
+    strategy_args: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
+    """Run every strategy for ``seeds`` seeds; ``strategy_args`` maps a strategy name to its keyword
+    arguments. Strategies that score networks (the zero-cost ones) are told the benchmark's space and task
+    (``Strategy.benchmark_args``) unless ``strategy_args`` says otherwise."""
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
     if not 0 < budget_frac <= 10:
         raise ValueError(f"--budget-frac must be in (0, 10], got {budget_frac}")
     names = [STRATEGIES.canonical(s) for s in strategies]
+    extra = {STRATEGIES.canonical(k): dict(v) for k, v in (strategy_args or {}).items()}
+    for key in extra:
+        if key not in names:
+            raise ValueError(f"--strategy-args names {key!r}, which is not among the strategies run ({', '.join(names)})")
     budget = bench.budget_s * budget_frac
     feasible = constraint.feasible(bench) if constraint else None
     mask = constraint.mask(bench) if constraint else None
@@ -91,18 +105,20 @@ def run_benchmark(
     for name in names:
         st = StrategyStats(name, [], [], [round(float(t), 2) for t in grid], [])
         for seed in range(seed_offset, seed_offset + seeds):
-            result = run_search(create_strategy(name, seed=seed), bench.space, bench.evaluate,
+            kwargs = {**STRATEGIES.get(name).benchmark_args(bench.name), **extra.get(name, {})}
+            result = run_search(create_strategy(name, seed=seed, **kwargs), bench.space, bench.evaluate,
                                 time_budget_s=budget, feasible=feasible)
             best = result.best
             st.final.append(best.metrics["reported"] if best else float("nan"))
             st.evaluated.append(len(result.trials))
+            st.strategy_s.append(result.clock_s - sum(t.cost_s for t in result.trials))
             st.curve.append(anytime(result, grid))
             if progress:
                 progress()
         stats[name] = st.summary()
     return {
         "benchmark": bench.name, "budget_frac": budget_frac, "budget_s": budget, "seeds": seeds,
-        "seed_offset": seed_offset, "constraint": str(constraint) if constraint else None,
+        "seed_offset": seed_offset, "strategy_args": extra, "constraint": str(constraint) if constraint else None,
         "constraint_threshold": constraint.threshold(bench) if constraint else None,
         "ceiling": bench.ceiling(mask), "optimum": bench.optimum(mask),
         "feasible_fraction": float(mask.mean()) if mask is not None else 1.0,
@@ -114,9 +130,10 @@ def format_table(report: dict[str, Any]) -> str:
     lines = [f"{report['benchmark']}  budget {report['budget_frac']:g} x = {report['budget_s']:.0f} s  "
              f"seeds {report['seeds']}  constraint {report['constraint'] or '-'}  "
              f"ceiling {report['ceiling']:.2f}  optimum {report['optimum']:.2f}",
-             f"{'strategy':<24}{'mean':>8}{'std':>8}{'sem':>8}{'median':>8}{'evaluated':>11}"]
+             f"{'strategy':<24}{'mean':>8}{'std':>8}{'sem':>8}{'median':>8}{'evaluated':>11}{'strategy s':>12}"]
     for name, s in report["strategies"].items():
-        lines.append(f"{name:<24}{s['mean']:>8.2f}{s['std']:>8.2f}{s['sem']:>8.3f}{s['median']:>8.2f}{s['evaluated_mean']:>11.1f}")
+        lines.append(f"{name:<24}{s['mean']:>8.2f}{s['std']:>8.2f}{s['sem']:>8.3f}{s['median']:>8.2f}"
+                     f"{s['evaluated_mean']:>11.1f}{s.get('strategy_s_mean', 0.0):>12.1f}")
     return "\n".join(lines)
 
 

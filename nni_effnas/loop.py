@@ -91,7 +91,7 @@ def run_search(
         raise ValueError(f"max_trials must be >= 0, got {max_trials}")
     result = SearchResult(trials=[], clock_s=0.0, strategy_time_s=0.0)
     timer = _StrategyTimer()
-    timer.call(strategy.setup, space)
+    timer.call(lambda: strategy.setup(space, feasible=feasible))
     if checkpoint is not None and Path(checkpoint).is_file():
         _restore(Path(checkpoint), strategy, result)
     timer.total = result.strategy_time_s
@@ -109,20 +109,20 @@ def run_search(
             if rejected_in_a_row >= max_rejections:
                 raise ValueError(f"the constraint rejected {max_rejections} samples in a row; is it feasible?")
             timer.call(strategy.tell, sample, None, None)
-            result.clock_s = _clock(result, timer)
+            result.clock_s = _clock(result, timer, strategy)
             continue
         rejected_in_a_row = 0
         trial = _evaluate(len(result.trials), sample, evaluate, reward_key, cost_key)
         result.trials.append(trial)
         timer.call(strategy.tell, sample, trial.reward, trial.metrics)
-        result.clock_s = trial.clock_s = _clock(result, timer)
+        result.clock_s = trial.clock_s = _clock(result, timer, strategy)
         result.strategy_time_s = timer.total
         if checkpoint is not None:
             _save(Path(checkpoint), strategy, result)
         if progress is not None:
             progress(trial, result)
     result.strategy_time_s = timer.total
-    result.clock_s = _clock(result, timer)
+    result.clock_s = _clock(result, timer, strategy)
     return result
 
 
@@ -138,8 +138,8 @@ class _StrategyTimer:
             self.total += time.perf_counter() - start
 
 
-def _clock(result: SearchResult, timer: _StrategyTimer) -> float:
-    return sum(t.cost_s for t in result.trials) + timer.total
+def _clock(result: SearchResult, timer: _StrategyTimer, strategy: Strategy) -> float:
+    return sum(t.cost_s for t in result.trials) + timer.total + strategy.reused_compute_s()
 
 
 def _evaluate(number: int, sample: Sample, evaluate: Evaluate, reward_key: str, cost_key: str | None) -> Trial:

@@ -23,5 +23,8 @@ def create_strategy(name: str, *, seed: int | None = None, **kwargs: Any) -> Str
 from nni_effnas.strategies import random_search as _random_search  # noqa: E402,F401
 from nni_effnas.strategies import regularized_evolution as _regularized_evolution  # noqa: E402,F401
 from nni_effnas.strategies import nni_builtin as _nni_builtin  # noqa: E402,F401
+from nni_effnas.strategies import zero_cost_pruning as _zero_cost_pruning  # noqa: E402,F401
+from nni_effnas.strategies import zero_cost_warmup as _zero_cost_warmup  # noqa: E402,F401
+from nni_effnas.strategies import zero_cost_evolution as _zero_cost_evolution  # noqa: E402,F401
 
 __all__ = ["STRATEGIES", "Strategy", "create_strategy"]

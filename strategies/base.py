@@ -6,7 +6,7 @@ Adapters turn a :class:`Strategy` into an NNI tuner (``nni_effnas.nni_tuner``), 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -16,7 +16,10 @@ from nni_effnas.space import CategoricalSpace, Sample
 class Strategy(ABC):
     """Base class of search strategies.
 
-    Lifecycle: ``setup(space)`` once, then any interleaving of ``ask()`` and ``tell(...)``.
+    Lifecycle: ``setup(space, feasible=...)`` once, then any interleaving of ``ask()`` and ``tell(...)``.
+    ``feasible`` (optional) is the user's constraint as a predicate on samples, known before any training
+    (e.g. a parameter budget); the loop rejects infeasible samples anyway, but a strategy may use it to avoid
+    proposing them (the zero-cost strategies filter their candidate pools with it).
     ``ask`` returns ``None`` when the strategy has nothing more to propose. ``tell`` receives ``reward=None``
     for a failed trial or a sample rejected by a constraint; the strategy must not treat it as an observation.
     All randomness comes from ``self.rng``, seeded from the constructor's ``seed``; ``state_dict`` captures it,
@@ -26,10 +29,12 @@ class Strategy(ABC):
     def __init__(self, *, seed: int | None = None) -> None:
         self.seed = seed
         self.space: CategoricalSpace | None = None
+        self.feasible: Callable[[Sample], bool] | None = None
         self.rng = np.random.default_rng(seed)
 
-    def setup(self, space: CategoricalSpace) -> None:
+    def setup(self, space: CategoricalSpace, *, feasible: Callable[[Sample], bool] | None = None) -> None:
         self.space = space
+        self.feasible = feasible
 
     @abstractmethod
     def ask(self) -> Sample | None:
@@ -37,6 +42,18 @@ class Strategy(ABC):
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
         """Observe the result of ``sample`` (``reward=None``: failed or rejected)."""
+
+    @classmethod
+    def benchmark_args(cls, benchmark: str) -> dict[str, Any]:
+        """Keyword arguments this strategy needs to run on the tabular benchmark named ``benchmark`` (e.g.
+        ``"nb201/cifar10"``) beyond the user's; most strategies need none."""
+        return {}
+
+    def reused_compute_s(self) -> float:
+        """Seconds of compute the strategy used without spending them in this process (e.g. zero-cost scores
+        read from a cache, charged at their recorded cost). A simulated clock adds them to the real time spent
+        in ``ask``/``tell``, so a cache never makes a search look cheaper than it is."""
+        return 0.0
 
     # -- persistence ---------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -31,8 +31,8 @@ class NNIBuiltinTuner(Strategy):
         self._pending: dict[str, deque[int]] = defaultdict(deque)
         self._late: list[tuple[int, Sample]] = []
 
-    def setup(self, space: CategoricalSpace) -> None:
-        super().setup(space)
+    def setup(self, space: CategoricalSpace, *, feasible: Any = None) -> None:
+        super().setup(space, feasible=feasible)
         tuner_seed = int(self.rng.integers(2**31))
         with compat.private_global_random(tuner_seed):
             self.tuner = type(self).make_tuner(tuner_seed, **self.tuner_kwargs)

@@ -151,3 +151,25 @@ def test_failing_trials_are_failed_and_the_search_goes_on(tmp_path, run_experime
     assert failed and all(t["parameter"]["edge_0_1"] == "conv_7x7" for t in failed)
     assert succeeded and all(t["parameter"]["edge_0_1"] == "nor_conv_3x3" for t in succeeded)
     assert all(t["metrics"] is None for t in failed)
+
+
+def test_zero_cost_warmup_tuner_scores_and_proposes_the_best_first(tmp_path, run_experiment):
+    """trials/configs/nb201_zc_warmup.yml: the tuner scores its pool with synflow inside NNI's dispatcher
+    (cached to a file we can read back) and the first `warmup` parameter ids are the pool's best, in order."""
+    from nni_effnas.zerocost import ZeroCostScorer
+
+    cache = tmp_path / "zc.sqlite"
+    config = write_config(tmp_path, "nb201_zc_warmup.yml", maxTrialNumber=8)
+    tuner = yaml.safe_load(config.read_text())["tuner"]
+    tuner["classArgs"].update(pool_size=20, warmup=5, cache=str(cache))
+    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "tuner": tuner}))
+    _, port = run_experiment(config)
+    assert experiment.wait(port, timeout_s=600, progress=False) == "DONE"
+    trials = sorted(experiment.trials(port), key=lambda t: t["parameter_id"])
+    assert len(trials) == 8 and all(t["status"] == "SUCCEEDED" for t in trials)
+    assert_clean_trials(trials)
+    scorer = ZeroCostScorer("nb201", proxies=["synflow"], dataset="cifar10", cache=str(cache))
+    assert scorer.cache.count(scorer.setting()) >= 2 * 20  # synflow + build time of every pool member
+    warm = [scorer.score(t["parameter"])["synflow"] for t in trials[:5]]
+    assert scorer.computed_s == 0.0, "the tuner should have scored these already"
+    assert warm == sorted(warm, reverse=True)
