@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from nni_effnas.loop import SearchResult, Trial, run_search
 from nni_effnas.search_spaces import get_space
@@ -32,9 +32,12 @@ def search(
     time_budget_s: float | None = None,
     seed: int | None = 0,
     checkpoint: str | Path | None = None,
+    feasible: Callable[[Mapping[str, Any]], bool] | None = None,
     verbose: bool = False,
 ) -> SearchResult:
-    """Search ``space`` with ``strategy``, scoring samples with ``evaluator``; see :func:`run_search`."""
+    """Search ``space`` with ``strategy``, scoring samples with ``evaluator``; see :func:`run_search`.
+    ``feasible`` is a constraint known before evaluation: other samples are rejected at no cost (and the
+    zero-cost strategies leave them out of their pools)."""
     search_space = get_space(space)
     scorer = create_evaluator(evaluator, **dict(evaluator_args or {}))
     chooser = create_strategy(strategy, seed=seed, **dict(strategy_args or {}))
@@ -43,7 +46,7 @@ def search(
         return scorer.evaluate(sample, space=search_space)
 
     return run_search(chooser, search_space.categorical(), evaluate, max_trials=max_trials,
-                      time_budget_s=time_budget_s, checkpoint=checkpoint,
+                      time_budget_s=time_budget_s, checkpoint=checkpoint, feasible=feasible,
                       progress=_print_progress if verbose else None)
 
 

@@ -91,6 +91,7 @@ def run_proxy_benchmark(
     batch_size: int = 64,
     cache: Any = None,
     naslib_dir: str | Path | None = None,
+    model_kwargs: Mapping[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Score the sample and compute the report (a JSON-able dict; see the module docstring)."""
@@ -114,7 +115,7 @@ def run_proxy_benchmark(
         if missing:
             raise ValueError(f"ensemble {'+'.join(combo)} uses {', '.join(missing)}, not among --proxies")
     scorer = ZeroCostScorer("nb201", proxies=proxies, dataset=dataset, data=proxy_data, batch_size=batch_size,
-                            seed=seed, cache=cache)
+                            seed=seed, cache=cache, model_kwargs=model_kwargs)
     start = time.perf_counter()
     samples = [table.sample(int(i)) for i in indices]
     scores = scorer.score_many(samples, progress=(lambda i: progress(i + 1, len(samples))) if progress else None)
@@ -145,7 +146,7 @@ def run_proxy_benchmark(
     return {
         "benchmark": f"nb201/{dataset}", "target": "test_acc_200ep", "sample": len(indices),
         "sample_kind": "naslib" if sample == "naslib" else "random", "seed": seed,
-        "proxy_data": proxy_data, "batch_size": batch_size, "setting": setting,
+        "proxy_data": proxy_data, "batch_size": batch_size, "model": dict(scorer.model_kwargs), "setting": setting,
         "build_s_per_arch": float(seconds[BUILD].mean()), "wall_s": wall,
         "computed_s": scorer.computed_s, "naslib_dir": str(naslib_path) if naslib else None,
         "rows": rows, "indices": [int(i) for i in indices],
@@ -163,8 +164,10 @@ def _recorded_seconds(scorer: ZeroCostScorer, samples: Sequence[Mapping[str, Any
 
 
 def format_table(report: Mapping[str, Any]) -> str:
+    model = report.get("model", {})
     head = (f"{report['benchmark']}: {report['sample']} cells ({report['sample_kind']}, seed {report['seed']}), "
-            f"proxy data {report['proxy_data']} (batch {report['batch_size']}), vs {report['target']}")
+            f"proxy data {report['proxy_data']} (batch {report['batch_size']}), network C={model.get('channels')} "
+            f"N={model.get('num_cells')}, vs {report['target']}")
     lines = [head, "| proxy | spearman | kendall | rho (params<=median) | top-10% precision | s/arch | rho vs NASLib |",
              "|---|---|---|---|---|---|---|"]
     for r in sorted(report["rows"], key=lambda r: -np.nan_to_num(r["spearman"], nan=-9)):

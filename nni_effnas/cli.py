@@ -86,7 +86,7 @@ def _bench_proxies(args: argparse.Namespace) -> int:
         dataset=args.dataset, sample=sample, seed=args.seed, proxies=_names(args.proxies),
         ensembles=[e for e in args.ensembles.split(",") if e], proxy_data=args.proxy_data,
         batch_size=args.batch_size, cache=False if args.no_cache else args.cache, naslib_dir=args.naslib_dir,
-        progress=progress)
+        model_kwargs={"channels": args.channels, "num_cells": args.num_cells}, progress=progress)
     if bar is not None:
         bar.close()
     print(bench_proxies.format_table(report))
@@ -203,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rank-aggregated combinations, e.g. synflow+jacob_cov+nwot (comma-separated)")
     p.add_argument("--proxy-data", default="fashion-mnist", help="noise, fashion-mnist or digits (see proxy_data.py)")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--channels", type=int, default=16, help="channels of the scored network's first stage (NB201: 16)")
+    p.add_argument("--num-cells", type=int, default=5, help="cells per stage of the scored network (NB201: 5)")
     p.add_argument("--cache", default=None, help="zero-cost cache file (default ~/.cache/nni-effnas/zerocost.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="compute every score afresh and store nothing")
     p.add_argument("--naslib-dir", default=None, help="NAS-Bench-Suite-Zero files for the cell-by-cell agreement")

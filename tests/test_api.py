@@ -38,3 +38,18 @@ def test_checkpointed_search_resumes(tmp_path):
 def test_bad_names_are_clear(kwargs, message):
     with pytest.raises(ValueError, match=message):
         search(max_trials=1, **kwargs)
+
+
+def test_search_with_a_constraint_and_a_zero_cost_strategy():
+    from nni_effnas.nb201 import load_table
+
+    table = load_table()
+    small = lambda s: table.query(s, "cifar10")["params_M"] <= 0.5  # noqa: E731
+    result = search(strategy="zero_cost_warmup", strategy_args={"proxies": "params", "pool_size": 20, "warmup": 3,
+                                                               "model_kwargs": {"channels": 4, "num_cells": 1},
+                                                               "cache": False},
+                    evaluator_args={"dataset": "cifar10"}, max_trials=6, seed=0, feasible=small)
+    assert len(result.trials) == 6
+    assert all(small(t.sample) for t in result.trials)
+    warm = [t.metrics["params_M"] for t in result.trials[:3]]
+    assert warm == sorted(warm, reverse=True)  # the warmup proposes the pool's largest feasible cells first
