@@ -214,7 +214,7 @@ def plot(report: Mapping[str, Any], path: str | Path) -> None:
     bars.set_xticks(x, [r["proxy"] for r in rows], rotation=45, ha="right")
     bars.set_ylabel("Spearman rho vs 200-epoch test accuracy")
     bars.axhline(0, color="black", lw=0.5)
-    bars.legend()
+    bars.legend(loc="lower left")
     bars.set_title(f"{report['benchmark']}, {report['sample']} cells, proxy data {report['proxy_data']}")
     single = [r for r in rows if "+" not in r["proxy"] and r["proxy"] in report["scores"]]
     if single:
