@@ -26,5 +26,6 @@ from nni_effnas.strategies import nni_builtin as _nni_builtin  # noqa: E402,F401
 from nni_effnas.strategies import zero_cost_pruning as _zero_cost_pruning  # noqa: E402,F401
 from nni_effnas.strategies import zero_cost_warmup as _zero_cost_warmup  # noqa: E402,F401
 from nni_effnas.strategies import zero_cost_evolution as _zero_cost_evolution  # noqa: E402,F401
+from nni_effnas.strategies import predictor_guided as _predictor_guided  # noqa: E402,F401
 
 __all__ = ["STRATEGIES", "Strategy", "create_strategy"]
