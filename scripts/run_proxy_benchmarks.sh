@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The zero-cost benchmarks of BENCHMARKS.md. Writes bench-out/proxies-*.json/png, bench-out/search-zc-*.json/png.
 # Scores are cached in bench-out/zerocost.sqlite (a rerun reads them back; the searches are charged their
-# recorded compute either way). PART=proxies or PART=search runs one half.
+# recorded compute either way). PART=proxies or PART=search runs one half; DATASETS="cifar10" a subset;
+# SEEDS=N the number of search seeds (default 100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 SEEDS=${SEEDS:-100}
 PART=${PART:-all}
+DATASETS=${DATASETS:-cifar10 cifar100 imagenet16}
 CACHE=bench-out/zerocost.sqlite
 mkdir -p bench-out
 P="$BIN/nni-effnas bench proxies --sample 1000 --seed 0 --cache $CACHE --quiet"
 if [[ $PART == all || $PART == proxies ]]; then
-  for ds in cifar10 cifar100 imagenet16; do
+  for ds in $DATASETS; do
     # the benchmark's own network (C=16, N=5) for the cheap proxies: the published setting
     $P --dataset $ds --proxies synflow,params,flops --ensembles '' --proxy-data noise --batch-size 32 \
        --json bench-out/proxies-$ds-n5.json --plot bench-out/proxies-$ds-n5.png
@@ -36,7 +38,7 @@ print(json.dumps({"zero_cost_warmup": {**zc, "pool_size": 100, "warmup": 10},
                   "zero_cost_pruning": {**zc, "pool_size": 100, "keep": 0.2}}))
 PY
 )
-  for ds in cifar10 cifar100 imagenet16; do
+  for ds in $DATASETS; do
     for c in "" "params<=MEDIAN"; do
       tag=$ds-0.1${c:+-median}
       $BIN/nni-effnas bench search --space nb201 --dataset $ds --budget-frac 0.1 --seeds $SEEDS --quiet \
