@@ -30,7 +30,7 @@ def test_checkpointed_search_resumes(tmp_path):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"space": "nasbench101"}, "unknown search space 'nasbench101'"),
-    ({"strategy": "bananas"}, "unknown strategy 'bananas'"),
+    ({"strategy": "no_such_strategy"}, "unknown strategy 'no_such_strategy'"),
     ({"evaluator": "oracle"}, "unknown evaluator 'oracle'"),
     ({"evaluator_args": {"dataset": "svhn"}}, "unknown NAS-Bench-201 dataset 'svhn'"),
     ({"evaluator_args": {"epochs": 3}}, "bad arguments for evaluator 'benchmark'"),

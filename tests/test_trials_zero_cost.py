@@ -59,7 +59,9 @@ def test_evaluator_metrics(tmp_path):
     assert again["zc_time_s"] == 0 and again["synflow"] == metrics["synflow"]
     fresh = create_evaluator("zc", proxies=["synflow", "params", "nwot"], cache=str(tmp_path / "zc.sqlite"), **SMALL)
     cached = fresh.evaluate(sample, space=SPACE)  # read from the cache, charged its recorded time
-    assert cached["zc_time_s"] == pytest.approx(metrics["zc_time_s"]) and fresh.scorer.computed_s == 0
+    # the cached scores are charged their recorded time; the first call also paid once for its proxy batch
+    assert 0 < cached["zc_time_s"] <= metrics["zc_time_s"] and fresh.scorer.computed_s == 0
+    assert cached["zc_time_s"] == pytest.approx(metrics["zc_time_s"], abs=0.05)
     names = ("synflow", "params", "nwot")
     assert {k: cached[k] for k in names} == {k: metrics[k] for k in names}
 
