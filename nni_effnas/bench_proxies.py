@@ -157,7 +157,7 @@ def run_proxy_benchmark(
 def _recorded_seconds(scorer: ZeroCostScorer, samples: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     out: dict[str, list[float]] = {n: [] for n in (BUILD, *scorer.proxies)}
     for sample in samples:
-        entry = scorer._memory[scorer.space.to_string(sample)]
+        entry = scorer.recorded(sample)
         for name in out:
             out[name].append(entry[name][1])
     return {k: np.asarray(v) for k, v in out.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -31,11 +31,7 @@ class StrategyStats:
     evaluated: list[int]
     curve_t: list[float]
     curve: list[list[float]]  # [seed][point], NaN before the first result
-    strategy_s: list[float] = None  # type: ignore[assignment]  # per seed: the strategy's compute on the clock
-
-    def __post_init__(self) -> None:
-        if self.strategy_s is None:
-            self.strategy_s = []
+    strategy_s: list[float] = field(default_factory=list)  # per seed: the strategy's compute on the clock
 
     def summary(self) -> dict[str, Any]:
         final = np.asarray(self.final)

@@ -58,14 +58,7 @@ def _bench_search(args: argparse.Namespace) -> int:
                                         constraint=constraint, seed_offset=args.seed_offset,
                                         strategy_args=strategy_args, progress=progress.update)
     progress.close()
-    print(bench_search.format_table(report))
-    if args.json:
-        bench_search.save_json(report, args.json)
-        print(f"wrote {args.json}")
-    if args.plot:
-        bench_search.plot(report, args.plot)
-        print(f"wrote {args.plot}")
-    return 0
+    return _write_report(bench_search, report, args)
 
 
 def _bench_proxies(args: argparse.Namespace) -> int:
@@ -89,12 +82,17 @@ def _bench_proxies(args: argparse.Namespace) -> int:
         model_kwargs={"channels": args.channels, "num_cells": args.num_cells}, progress=progress)
     if bar is not None:
         bar.close()
-    print(bench_proxies.format_table(report))
+    return _write_report(bench_proxies, report, args)
+
+
+def _write_report(module, report: dict, args: argparse.Namespace) -> int:
+    """Print a benchmark report's table; write its ``--json`` and ``--plot`` when asked."""
+    print(module.format_table(report))
     if args.json:
-        bench_proxies.save_json(report, args.json)
+        module.save_json(report, args.json)
         print(f"wrote {args.json}")
     if args.plot:
-        bench_proxies.plot(report, args.plot)
+        module.plot(report, args.plot)
         print(f"wrote {args.plot}")
     return 0
 

@@ -70,9 +70,3 @@ class ScoreCache:
 
     def close(self) -> None:
         self._db.close()
-
-    def __getstate__(self) -> dict:
-        return {"path": self.path}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"])

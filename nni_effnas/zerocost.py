@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from nni_effnas.proxies import PROXIES, aggregate_ranks
+from nni_effnas.proxies import PROXIES, aggregate_ranks, proxy_names
 from nni_effnas.proxy_data import Batch, ProxyData
 from nni_effnas.zc_cache import BUILD, ScoreCache
 
@@ -74,13 +74,7 @@ class ZeroCostScorer:
         self.space = get_space(space) if isinstance(space, str) else space
         if not isinstance(self.space, SearchSpace):
             raise TypeError(f"space must be a registered name or a SearchSpace, got {type(space).__name__}")
-        if isinstance(proxies, str):
-            proxies = [p for p in proxies.split(",") if p]
-        if not proxies:
-            raise ValueError("ZeroCostScorer needs at least one proxy; known: " + ", ".join(PROXIES.names()))
-        self.proxies = tuple(PROXIES.canonical(p) for p in proxies)
-        for name in self.proxies:
-            PROXIES.get(name)  # one-line error listing the known proxies
+        self.proxies = proxy_names(proxies, owner="ZeroCostScorer")
         kwargs = dict(model_kwargs or {})
         num_classes, shape = self._task(dataset, kwargs)
         kwargs.setdefault("num_classes", num_classes)
@@ -115,6 +109,7 @@ class ZeroCostScorer:
         self.computed_s = 0.0
         self._memory: dict[str, dict[str, tuple[float, float]]] = {}
         self._paid: set[tuple[str, str]] = set()
+        self._setting: str | None = None
 
     # ------------------------------------------------------------------------------------------------ setup
     def _task(self, dataset: str | None, kwargs: Mapping[str, Any]) -> tuple[int, tuple[int, int, int]]:
@@ -129,9 +124,11 @@ class ZeroCostScorer:
         return int(kwargs.get("num_classes", 10)), (channels, 32, 32)
 
     def setting(self) -> str:
-        """The cache key of everything but the architecture and the proxy."""
-        return json.dumps({"space": self.space.name, "model": self.model_kwargs, "data": self.data_key,
-                           "seed": self.seed, "torch": torch.__version__.split("+")[0]}, sort_keys=True)
+        """The cache key of everything but the architecture and the proxy (fixed at construction)."""
+        if self._setting is None:
+            self._setting = json.dumps({"space": self.space.name, "model": self.model_kwargs, "data": self.data_key,
+                                        "seed": self.seed, "torch": torch.__version__.split("+")[0]}, sort_keys=True)
+        return self._setting
 
     def batch(self) -> Batch:
         """The proxy batch, made on first use; making it (e.g. reading Fashion-MNIST) is charged once."""
@@ -172,6 +169,11 @@ class ZeroCostScorer:
         self.charged_s += sum(found[n][1] for n in unpaid)
         self._paid.update((arch, n) for n in unpaid)
         return {n: found[n][0] for n in names}
+
+    def recorded(self, sample: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+        """``name -> (value, seconds)`` of everything scored for ``sample`` so far, the build time under
+        :data:`~nni_effnas.zc_cache.BUILD` (empty if never scored by this scorer)."""
+        return dict(self._memory.get(self.space.to_string(sample), {}))
 
     def _compute(self, sample: Mapping[str, Any], names: Sequence[str]) -> dict[str, tuple[float, float]]:
         if self.space.name not in _WARM_SPACES:  # untimed: one-off imports and lazy initialisation

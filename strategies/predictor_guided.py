@@ -51,7 +51,7 @@ from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
 from nni_effnas.strategies.base import Strategy
 from nni_effnas.strategies.regularized_evolution import mutate
-from nni_effnas.strategies.zc_common import ZeroCostMixin, draw_pool
+from nni_effnas.strategies.zc_common import ZeroCostMixin
 
 _logger = logging.getLogger(__name__)
 
@@ -226,9 +226,7 @@ class BANANAS(ZeroCostMixin, Strategy):
     # -- initial samples -------------------------------------------------------------------------------------
     def _warm_start(self) -> Sample | None:
         if self.queue is None:
-            pool = draw_pool(self._space(), self.rng, self.zc_pool_size, self.feasible)
-            order = np.argsort(-self.scorer.rank(pool), kind="stable")
-            self.queue = [pool[int(i)] for i in order]
+            self.queue = self._ranked_pool(self.zc_pool_size)
         while self.queue:
             sample = self.queue.pop(0)
             if self._space().key(sample) not in self.proposed:

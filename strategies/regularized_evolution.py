@@ -59,7 +59,11 @@ class RegularizedEvolution(Strategy):
             return space.sample(self.rng)
         picks = self.rng.integers(len(self.population), size=self.sample_size)
         parent = max((self.population[int(i)] for i in picks), key=lambda member: member[1])[0]
-        return mutate(parent, space, self.rng)
+        return self.child(parent)
+
+    def child(self, parent: Sample) -> Sample:
+        """The mutation of the tournament winner (subclasses choose it differently)."""
+        return mutate(parent, self._space(), self.rng)
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
         if reward is None:

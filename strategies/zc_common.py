@@ -48,13 +48,9 @@ class ZeroCostMixin:
         device: str = "cpu",
         scorer: Any = None,
     ) -> None:
-        from nni_effnas.proxies import PROXIES
+        from nni_effnas.proxies import proxy_names
 
-        names = [p for p in proxies.split(",") if p] if isinstance(proxies, str) else list(proxies)
-        if not names:
-            raise ValueError("a zero-cost strategy needs at least one proxy; known: " + ", ".join(PROXIES.names()))
-        for name in names:
-            PROXIES.get(name)  # fail at construction, with the known names
+        names = list(proxy_names(proxies, owner="a zero-cost strategy"))  # fails at construction, not first ask
         self.zc_config = {"space": search_space, "proxies": names, "dataset": dataset, "data": proxy_data,
                           "batch_size": proxy_batch_size, "seed": zc_seed, "model_kwargs": model_kwargs,
                           "cache": cache, "device": device}
@@ -88,11 +84,43 @@ class ZeroCostMixin:
             return dict(self._scorer_state)
         return {"charged_s": float(self._scorer.charged_s), "computed_s": float(self._scorer.computed_s)}
 
+    def _ranked_pool(self, size: int) -> list[Sample]:
+        """Up to ``size`` distinct feasible random samples (:func:`draw_pool`), best-scored first."""
+        pool = draw_pool(self._space(), self.rng, size, self.feasible)
+        order = np.argsort(-np.asarray(self.scorer.rank(pool), dtype=float), kind="stable")
+        return [pool[int(i)] for i in order]
+
     def _load_zc_state(self, state: Mapping[str, float]) -> None:
         self._scorer_state = dict(state)
         if self._scorer is not None:
             self._scorer.charged_s = float(state.get("charged_s", 0.0))
             self._scorer.computed_s = float(state.get("computed_s", 0.0))
+
+
+class BaseStrategyMixin:
+    """For a strategy that hands part of the search to another registered strategy, ``base``: built in ``setup``
+    (its seed drawn from this strategy's generator), set up on the same space and constraint, saved with it."""
+
+    def _init_base(self, base: str, base_args: Mapping[str, Any] | None) -> None:
+        from nni_effnas.strategies import STRATEGIES
+
+        STRATEGIES.get(base)  # fail at construction, with the known names
+        self.base_name, self.base_args = base, dict(base_args or {})
+        self.base: Any = None
+
+    def _setup_base(self, space: CategoricalSpace, feasible: Any) -> None:
+        from nni_effnas.strategies import create_strategy
+
+        if self.base is None:
+            self.base = create_strategy(self.base_name, seed=int(self.rng.integers(2**31)), **self.base_args)
+        self.base.setup(space, feasible=feasible)
+
+    def _base_state(self) -> dict[str, Any] | None:
+        return self.base.state_dict() if self.base is not None else None
+
+    def _load_base_state(self, state: Mapping[str, Any] | None) -> None:
+        if self.base is not None and state is not None:
+            self.base.load_state_dict(state)
 
 
 def draw_pool(

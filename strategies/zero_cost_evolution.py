@@ -57,17 +57,11 @@ class ZeroCostEvolution(ZeroCostMixin, RegularizedEvolution):
         self.proposed: set[str] = set()
 
     def ask(self) -> Sample:
-        space = self._space()
-        if len(self.population) < self.population_size:
-            sample = space.sample(self.rng)
-        else:
-            picks = self.rng.integers(len(self.population), size=self.sample_size)
-            parent = max((self.population[int(i)] for i in picks), key=lambda member: member[1])[0]
-            sample = self._propose(parent)
-        self.proposed.add(space.key(sample))
+        sample = super().ask()
+        self.proposed.add(self._space().key(sample))
         return sample
 
-    def _propose(self, parent: Sample) -> Sample:
+    def child(self, parent: Sample) -> Sample:
         space = self._space()
         options = [c for c in all_mutations(parent, space) if space.key(c) not in self.proposed
                    and (self.feasible is None or self.feasible(c))]

@@ -25,13 +25,13 @@ from typing import Any, Mapping
 import numpy as np
 
 from nni_effnas.space import Sample
-from nni_effnas.strategies import STRATEGIES, create_strategy
+from nni_effnas.strategies import STRATEGIES
 from nni_effnas.strategies.base import Strategy
-from nni_effnas.strategies.zc_common import ZeroCostMixin, draw_pool, hamming_nearest
+from nni_effnas.strategies.zc_common import BaseStrategyMixin, ZeroCostMixin, hamming_nearest
 
 
 @STRATEGIES.register("zero_cost_pruning", aliases=("zc_pruning", "zcp"))
-class ZeroCostPruning(ZeroCostMixin, Strategy):
+class ZeroCostPruning(BaseStrategyMixin, ZeroCostMixin, Strategy):
     """Prune a scored pool to its top fraction, then search the survivors with ``base``.
 
     Args:
@@ -50,30 +50,20 @@ class ZeroCostPruning(ZeroCostMixin, Strategy):
             raise ValueError(f"keep must be a fraction in (0, 1], got {keep}")
         if pool_size < 1:
             raise ValueError(f"pool_size must be >= 1, got {pool_size}")
-        STRATEGIES.get(base)
+        self._init_base(base, base_args)
         self._init_zero_cost(**zero_cost)
-        self.base_name, self.base_args = base, dict(base_args or {})
         self.pool_size, self.keep = int(pool_size), float(keep)
-        self.base: Strategy | None = None
-        self.pool: list[Sample] | None = None  # the scored candidates
-        self.pool_scores: list[float] | None = None
+        self.pool: list[Sample] | None = None  # the scored candidates, best first
         self.survivors: list[Sample] | None = None  # best first
         self.proposed: set[str] = set()
 
     def setup(self, space, *, feasible=None) -> None:
         super().setup(space, feasible=feasible)
-        if self.base is None:
-            self.base = create_strategy(self.base_name, seed=int(self.rng.integers(2**31)), **self.base_args)
-        self.base.setup(space, feasible=feasible)
+        self._setup_base(space, feasible)
 
     def _prune(self) -> list[Sample]:
-        space = self._space()
-        pool = draw_pool(space, self.rng, self.pool_size, self.feasible)
-        scores = np.asarray(self.scorer.rank(pool), dtype=float)
-        self.pool, self.pool_scores = pool, scores.tolist()
-        order = np.argsort(-scores, kind="stable")
-        kept = max(1, math.ceil(self.keep * len(pool)))
-        return [pool[int(i)] for i in order[:kept]]
+        self.pool = self._ranked_pool(self.pool_size)
+        return self.pool[: max(1, math.ceil(self.keep * len(self.pool)))]
 
     def ask(self) -> Sample | None:
         space = self._space()
@@ -98,12 +88,11 @@ class ZeroCostPruning(ZeroCostMixin, Strategy):
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "survivors": self.survivors, "proposed": sorted(self.proposed),
-                "base": self.base.state_dict() if self.base is not None else None, "zero_cost": self._zc_state()}
+                "base": self._base_state(), "zero_cost": self._zc_state()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         self.survivors = [dict(s) for s in state["survivors"]] if state.get("survivors") is not None else None
         self.proposed = set(state.get("proposed", ()))
-        if self.base is not None and state.get("base") is not None:
-            self.base.load_state_dict(state["base"])
+        self._load_base_state(state.get("base"))
         self._load_zc_state(state.get("zero_cost", {}))

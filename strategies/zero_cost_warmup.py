@@ -15,16 +15,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import numpy as np
 
 from nni_effnas.space import Sample
-from nni_effnas.strategies import STRATEGIES, create_strategy
+from nni_effnas.strategies import STRATEGIES
 from nni_effnas.strategies.base import Strategy
-from nni_effnas.strategies.zc_common import ZeroCostMixin, draw_pool
+from nni_effnas.strategies.zc_common import BaseStrategyMixin, ZeroCostMixin
 
 
 @STRATEGIES.register("zero_cost_warmup", aliases=("zc_warmup",))
-class ZeroCostWarmup(ZeroCostMixin, Strategy):
+class ZeroCostWarmup(BaseStrategyMixin, ZeroCostMixin, Strategy):
     """Evaluate the pool's best ``warmup`` samples first, then hand over to ``base``.
 
     Args:
@@ -43,27 +42,21 @@ class ZeroCostWarmup(ZeroCostMixin, Strategy):
             raise ValueError(f"pool_size must be >= 1, got {pool_size}")
         if warmup is not None and warmup < 1:
             raise ValueError(f"warmup must be >= 1, got {warmup}")
-        STRATEGIES.get(base)
+        self._init_base(base, base_args)
         self._init_zero_cost(**zero_cost)
-        self.base_name, self.base_args = base, dict(base_args or {})
         self.pool_size = int(pool_size)
         self.warmup = warmup
-        self.base: Strategy | None = None
         self.queue: list[Sample] | None = None  # warmup samples not yet proposed, best first
 
     def setup(self, space, *, feasible=None) -> None:
         super().setup(space, feasible=feasible)
-        if self.base is None:
-            self.base = create_strategy(self.base_name, seed=int(self.rng.integers(2**31)), **self.base_args)
+        self._setup_base(space, feasible)
         if self.warmup is None:
             self.warmup = int(getattr(self.base, "population_size", 10))
-        self.base.setup(space, feasible=feasible)
 
     def ask(self) -> Sample | None:
         if self.queue is None:
-            pool = draw_pool(self._space(), self.rng, max(self.pool_size, 1), self.feasible)
-            order = np.argsort(-self.scorer.rank(pool), kind="stable")
-            self.queue = [pool[int(i)] for i in order[: self.warmup]]
+            self.queue = self._ranked_pool(self.pool_size)[: self.warmup]
         if self.queue:
             return self.queue.pop(0)
         return self.base.ask()
@@ -73,12 +66,11 @@ class ZeroCostWarmup(ZeroCostMixin, Strategy):
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "queue": self.queue, "warmup": self.warmup,
-                "base": self.base.state_dict() if self.base is not None else None, "zero_cost": self._zc_state()}
+                "base": self._base_state(), "zero_cost": self._zc_state()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         self.queue = [dict(s) for s in state["queue"]] if state.get("queue") is not None else None
         self.warmup = state.get("warmup", self.warmup)
-        if self.base is not None and state.get("base") is not None:
-            self.base.load_state_dict(state["base"])
+        self._load_base_state(state.get("base"))
         self._load_zc_state(state.get("zero_cost", {}))

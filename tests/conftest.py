@@ -14,6 +14,39 @@ def _quiet_nni():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _no_default_cache(tmp_path, monkeypatch):
+    """No test may touch ~/.cache: the default zero-cost cache path points into the test's folder."""
+    monkeypatch.setenv("NNI_EFFNAS_CACHE", str(tmp_path / "default-cache.sqlite"))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors: one intra-op thread is much faster than two contending ones on a busy 2-core machine.
+    Use with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def drive(strategy, space, n, reward, *, feasible=None):
+    """Set ``strategy`` up and run ``n`` ask/tell steps with ``reward(sample)`` (stops early at ``None``);
+    returns the proposals."""
+    strategy.setup(space, feasible=feasible)
+    out = []
+    for _ in range(n):
+        sample = strategy.ask()
+        if sample is None:
+            break
+        out.append(sample)
+        value = reward(sample)
+        strategy.tell(sample, value, {"default": value})
+    return out
+
+
 @pytest.fixture(scope="session")
 def nb201_space():
     from nni_effnas.nb201 import EDGE_LABELS, OPS

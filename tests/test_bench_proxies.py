@@ -8,28 +8,15 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from scipy.stats import spearmanr
 
 from nni_effnas import bench_proxies, cli
 from nni_effnas.nb201 import load_table
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 ARGS = dict(dataset="cifar10", sample=6, seed=0, proxies=("synflow", "params"), ensembles=("synflow+params",),
             proxy_data="noise", batch_size=4)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _no_default_cache(tmp_path, monkeypatch):
-    """Nothing here may touch ~/.cache: the default cache path points into the test's folder."""
-    monkeypatch.setenv("NNI_EFFNAS_CACHE", str(tmp_path / "default-cache.sqlite"))
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from conftest import ToyScorer
+from conftest import drive as drive_with
 
 from nni_effnas.loop import run_search
 from nni_effnas.strategies import STRATEGIES, create_strategy
@@ -21,15 +22,7 @@ def reward_of(sample):
 
 
 def drive(strategy, space, n, reward=reward_of, feasible=None):
-    strategy.setup(space, feasible=feasible)
-    out = []
-    for _ in range(n):
-        s = strategy.ask()
-        if s is None:
-            break
-        out.append(s)
-        strategy.tell(s, reward(s), None)
-    return out
+    return drive_with(strategy, space, n, reward, feasible=feasible)
 
 
 def test_registered_with_alias_and_preferred_encoding(toy_space, nb201_space):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from scipy.stats import kendalltau
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -18,6 +17,8 @@ from sklearn.exceptions import NotFittedError
 from nni_effnas.encodings import encode
 from nni_effnas.nb201 import load_table
 from nni_effnas.predictors import PREDICTORS, Predictor, create_predictor, preferred_encoding
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 MIN_TAU = {
     "mlp_ensemble": 0.42,  # [0.479] path
@@ -29,15 +30,6 @@ MIN_TAU = {
 #: small settings for the bad-input tests, where only the behaviour matters
 FAST = {"mlp_ensemble": {"epochs": 5}, "gnn": {"epochs": 5}, "random_forest": {"n_estimators": 5},
         "gbm": {"n_members": 2, "n_estimators": 5}}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is much faster than two contending ones on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -13,20 +13,13 @@ import torch.nn as nn
 from nni_effnas.proxies import PROXIES, aggregate_ranks, rank_scores, score
 from nni_effnas.search_spaces import get_space
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 NASLIB_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "nb201-naslib-zerocost" / "nb201_12proxies_subset.csv"
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 CONV_HEAVY = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 LABELLED = ("snip", "grasp", "fisher", "grad_norm")  # need targets
 NOT_RUN_ON_DATA = ("params",)  # never runs the model
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is much faster than two contending ones on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def nb201(arch: str, *, seed: int = 0, channels: int = 8, num_cells: int = 1, num_classes: int = 10) -> nn.Module:

@@ -16,18 +16,11 @@ from nni_effnas.space import CategoricalSpace
 from nni.nas.nn.pytorch import LayerChoice  # noqa: I001  (after nni_effnas, whose import filters NNI's warnings)
 from nni.nas.space import model_context
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 CONV_PARAMS = {"nor_conv_1x1": 28_000, "nor_conv_3x3": 243_040}  # one op in each of the 15 cells, C=16
 DATASET_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16": 120}
 BEST_CIFAR10 = 6111  # |nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is ~15x faster than two contending ones on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Every registered strategy, through the same contract; then each one's own behaviour."""
 import numpy as np
 import pytest
+from conftest import ToyScorer, drive
 
 from nni_effnas.loop import run_search
 from nni_effnas.strategies import STRATEGIES, create_strategy
@@ -15,8 +16,6 @@ def reward_of(sample):
 def contract_args(name):
     """The zero-cost strategies score networks; on the toy space they get a toy scorer (tests/conftest.py).
     The predictor-guided search fits its default predictor with fewer epochs (each fit takes 0.4 s otherwise)."""
-    from conftest import ToyScorer
-
     if name.startswith("zero_cost"):
         extra = {"keep": 1.0} if name == "zero_cost_pruning" else {}
         return {"scorer": ToyScorer(), **extra}
@@ -26,15 +25,7 @@ def contract_args(name):
 
 
 def trajectory(strategy, space, n):
-    strategy.setup(space)
-    out = []
-    for _ in range(n):
-        s = strategy.ask()
-        if s is None:
-            break
-        out.append(s)
-        strategy.tell(s, reward_of(s), {"default": reward_of(s)})
-    return out
+    return drive(strategy, space, n, reward_of)
 
 
 @pytest.mark.parametrize("name", STRATEGIES.names())

@@ -8,7 +8,6 @@ import math
 
 import nni
 import pytest
-import torch
 
 from nni_effnas import api
 from nni_effnas.proxies import PROXIES
@@ -16,23 +15,11 @@ from nni_effnas.search_spaces import get_space
 from nni_effnas.trials import main as trial_main
 from nni_effnas.trials.evaluators import EVALUATORS, ZeroCostEvaluator, create_evaluator
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SPACE = get_space("nb201")
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|"
 SMALL = dict(channels=4, num_cells=1, batch_size=4)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _no_default_cache(tmp_path, monkeypatch):
-    """Nothing here may touch ~/.cache: the default cache path points into the test's folder."""
-    monkeypatch.setenv("NNI_EFFNAS_CACHE", str(tmp_path / "default-cache.sqlite"))
 
 
 def trial_args(tmp_path, *extra):

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from conftest import ToyScorer
+from conftest import drive as drive_with
 
 from nni_effnas.loop import run_search
 from nni_effnas.strategies import create_strategy
@@ -16,15 +17,7 @@ def toy_reward(s):
 
 
 def drive(strategy, space, n, feasible=None):
-    strategy.setup(space, feasible=feasible)
-    out = []
-    for _ in range(n):
-        s = strategy.ask()
-        if s is None:
-            break
-        out.append(s)
-        strategy.tell(s, toy_reward(s), None)
-    return out
+    return drive_with(strategy, space, n, toy_reward, feasible=feasible)
 
 
 def test_pruning_searches_only_the_top_of_the_pool(toy_space):

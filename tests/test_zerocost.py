@@ -16,27 +16,14 @@ from nni_effnas.search_spaces import get_space
 from nni_effnas.zc_cache import BUILD, ScoreCache
 from nni_effnas.zerocost import ZeroCostScorer
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SMALL = {"channels": 4, "num_cells": 1}
 SPACE = get_space("nb201")
 CONV_HEAVY = SPACE.from_string(
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")
 POOLS = SPACE.from_string("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|")
 MIXED = SPACE.from_string("|nor_conv_1x1~0|+|skip_connect~0|nor_conv_3x3~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread is much faster than two contending ones on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def _no_default_cache(tmp_path, monkeypatch):
-    """Nothing here may touch ~/.cache: the default cache path points into the test's folder."""
-    monkeypatch.setenv("NNI_EFFNAS_CACHE", str(tmp_path / "default-cache.sqlite"))
 
 
 def scorer(tmp_path, name="c.sqlite", **kwargs):

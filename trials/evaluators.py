@@ -134,11 +134,9 @@ class ZeroCostEvaluator(Evaluator):
                  num_cells: int = 5, cache: str | Path | bool | None = None, device: str = "cpu") -> None:
         from nni_effnas.zerocost import ZeroCostScorer
 
-        if isinstance(proxies, str):
-            proxies = [p.strip() for p in proxies.split(",") if p.strip()]
         if isinstance(cache, str) and cache.strip().lower() in ("none", "off", "false", "no", ""):
             cache = False
-        self.scorer = ZeroCostScorer("nb201", proxies=list(proxies), dataset=dataset, data=proxy_data,
+        self.scorer = ZeroCostScorer("nb201", proxies=proxies, dataset=dataset, data=proxy_data,
                                      batch_size=batch_size, seed=seed, cache=cache, device=device,
                                      model_kwargs={"channels": channels, "num_cells": num_cells})
 

@@ -19,7 +19,7 @@ Example::
 """
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import Optional, Protocol, Sequence
 
 import torch
 import torch.nn as nn
@@ -60,6 +60,18 @@ def score(
     return proxy(model, inputs=inputs, targets=targets, loss_fn=loss_fn, seed=seed)
 
 
+def proxy_names(spec: str | Sequence[str], *, owner: str = "zero-cost scoring") -> tuple[str, ...]:
+    """Canonical registry keys from ``"synflow,jacob_cov"`` or a list; unknown names raise the registry's one-line
+    error, an empty list a ``ValueError`` naming ``owner`` and the known proxies."""
+    names = [p.strip() for p in spec.split(",")] if isinstance(spec, str) else list(spec)
+    names = [p for p in names if p]
+    if not names:
+        raise ValueError(f"{owner} needs at least one proxy; known: " + ", ".join(PROXIES.names()))
+    for name in names:
+        PROXIES.get(name)
+    return tuple(PROXIES.canonical(p) for p in names)
+
+
 # Importing the modules registers the proxies (each module holds one).
 from nni_effnas.proxies import (  # noqa: E402,F401
     fisher,
@@ -75,4 +87,4 @@ from nni_effnas.proxies import (  # noqa: E402,F401
 )
 from nni_effnas.proxies.ensemble import aggregate_ranks, rank_scores  # noqa: E402
 
-__all__ = ["PROXIES", "LossFn", "Proxy", "aggregate_ranks", "rank_scores", "score"]
+__all__ = ["PROXIES", "LossFn", "Proxy", "aggregate_ranks", "proxy_names", "rank_scores", "score"]
