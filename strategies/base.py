@@ -26,6 +26,9 @@ class Strategy(ABC):
     so a restored strategy continues the same trajectory.
     """
 
+    #: True when the strategy never proposes a sample twice while unseen (feasible) samples remain
+    unique_samples: bool = False
+
     def __init__(self, *, seed: int | None = None) -> None:
         self.seed = seed
         self.space: CategoricalSpace | None = None

@@ -12,8 +12,10 @@ of ``candidates`` unseen samples, score them with the acquisition and propose th
 
 Deviations from the paper:
 
-* Sequential: one proposal per step (the paper proposes a batch of k = 10 per fit); ``refit_every`` > 1 reuses a
-  fit for that many new observations.
+* Sequential: one proposal per step (the paper proposes a batch of k = 10 per fit). A fit is reused until
+  ``max(refit_every, refit_fraction * n)`` new rewards have arrived (n: rewards at the last fit): every step
+  while the history is small (below 20 rewards with the defaults), every 50th step at 500 observations, which
+  keeps the mean suggestion latency at 500 observations under 100 ms (see BENCHMARKS.md).
 * Candidate pool: half are mutations (one or two labels changed) of the ``parents`` best observed samples, as
   the paper's mutation-based acquisition optimisation; the other half are uniform random samples, which keep
   the search from collapsing onto one neighbourhood when the history is small. Isomorphic cells are not
@@ -98,7 +100,9 @@ class BANANAS(ZeroCostMixin, Strategy):
         initial: rewards collected from random (or zero-cost warm-start) samples before the first fit.
         candidates: size of the pool scored per step (half mutations, half random).
         parents: the mutations are of this many best observed samples.
-        refit_every: refit after this many new rewards.
+        refit_every: refit after at least this many new rewards.
+        refit_fraction: ... and after at least this fraction of the rewards of the last fit (0: refit on
+            ``refit_every`` alone).
         zero_cost: ``True`` or a dict of scorer settings (see
             :class:`~nni_effnas.strategies.zc_common.ZeroCostMixin`, plus ``pool_size``, default 500): the
             initial samples are the pool's best by zero-cost score. ``False``: random initial samples.
@@ -107,6 +111,8 @@ class BANANAS(ZeroCostMixin, Strategy):
             tabular benchmark); unused without ``zero_cost``; keys of a ``zero_cost`` dict take precedence.
         seed: seed of this strategy's generator.
     """
+
+    unique_samples = True
 
     def __init__(
         self,
@@ -120,6 +126,7 @@ class BANANAS(ZeroCostMixin, Strategy):
         candidates: int = 100,
         parents: int = 10,
         refit_every: int = 1,
+        refit_fraction: float = 0.1,
         zero_cost: bool | Mapping[str, Any] = False,
         zc_feature: bool = False,
         search_space: str = "nb201",
@@ -144,7 +151,11 @@ class BANANAS(ZeroCostMixin, Strategy):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
         self.encoding, self.acquisition, self.beta = encoding, acquisition, float(beta)
+        if isinstance(refit_fraction, bool) or not isinstance(refit_fraction, (int, float)) \
+                or not 0 <= refit_fraction <= 1:
+            raise ValueError(f"refit_fraction must be a number in [0, 1], got {refit_fraction!r}")
         self.initial, self.candidates, self.parents, self.refit_every = initial, candidates, parents, refit_every
+        self.refit_fraction = float(refit_fraction)
         self.zc_feature = bool(zc_feature)
         self.zc_pool_size = self._setup_zero_cost(zero_cost, search_space=search_space, dataset=dataset)
         if self.zc_feature and not self.zc_pool_size:
@@ -281,10 +292,12 @@ class BANANAS(ZeroCostMixin, Strategy):
         return ACQUISITIONS[self.acquisition](mean, std, best, self.rng, self.beta)
 
     def _ensure_model(self) -> None:
-        """Refit when ``refit_every`` new rewards arrived since the last fit; after ``load_state_dict``, rebuild
+        """Refit when enough new rewards arrived since the last fit (``refit_every``, ``refit_fraction``); after ``load_state_dict``, rebuild
         the last fit (same rows, same seed) if no refit is due, so a resumed search continues its trajectory."""
         n = len(self.history)
-        if self.fit_info is None or n - self.fit_info["n"] >= self.refit_every:
+        due = self.fit_info is None or n - self.fit_info["n"] >= max(
+            self.refit_every, int(self.refit_fraction * self.fit_info["n"]))
+        if due:
             self.fit_info = {"n": n, "seed": int(self.rng.integers(2**31))}
             self.model_ = None
         if self.model_ is None:

@@ -1,0 +1,147 @@
+"""Optuna's own samplers (TPE, GP) driven as our strategies, for side-by-side baselines.
+
+This is the opposite direction of :mod:`nni_effnas.optuna_sampler` (which makes our strategies Optuna samplers):
+here an Optuna sampler runs behind our ask/tell interface, so it is an NNI tuner through the adapter
+(``EffnasOptunaTPE``, ``EffnasOptunaGP``), a ``bench search`` baseline and a Python-API strategy.
+
+Algorithms (Optuna's implementations, unchanged): TPE (Bergstra et al., "Algorithms for Hyper-Parameter
+Optimization", NeurIPS 2011; Optuna's ``TPESampler``, here with ``multivariate=True`` by default, Falkner et
+al. 2018's joint density, which suits the correlated labels of a cell) and Optuna's Gaussian-process sampler
+(``GPSampler``: a GP with a Matern-5/2 kernel over the one-hot categorical coordinates and log expected
+improvement). Each runs in a private in-memory study with maximisation; ``sampler_args`` reach the sampler's
+constructor. Optuna may propose a sample twice (it does not know the space is finite); each proposal is
+evaluated and charged like any other, which is how these samplers behave in a real study.
+
+Resume: ``state_dict`` holds every observation; ``load_state_dict`` rebuilds the study from them (Optuna's
+samplers keep no state of their own beyond the study and their generator, which is reseeded from ours).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Callable, Mapping
+
+from nni_effnas.space import CategoricalSpace, Sample
+from nni_effnas.strategies import STRATEGIES
+from nni_effnas.strategies.base import Strategy
+
+_OPTUNA_TYPES = (type(None), bool, int, float, str)
+
+
+@contextlib.contextmanager
+def quiet_optuna():
+    """Silence Optuna's per-trial INFO lines for the duration (restores the previous verbosity)."""
+    import optuna
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+def distributions(space: CategoricalSpace) -> dict[str, Any]:
+    """Optuna ``CategoricalDistribution`` per label; choices must be None, bool, int, float or str."""
+    from optuna.distributions import CategoricalDistribution
+
+    out = {}
+    for label, values in space.choices:
+        bad = [v for v in values if not isinstance(v, _OPTUNA_TYPES)]
+        if bad:
+            raise ValueError(f"label {label!r} has choice {bad[0]!r} of type {type(bad[0]).__name__}; Optuna "
+                             "categorical choices must be None, bool, int, float or str")
+        out[label] = CategoricalDistribution(list(values))
+    return out
+
+
+class OptunaSamplerStrategy(Strategy):
+    """Base wrapper: ``make_sampler(seed, **sampler_args)`` builds the Optuna sampler."""
+
+    make_sampler: Callable[..., Any]
+
+    def __init__(self, *, seed: int | None = None, sampler_args: Mapping[str, Any] | None = None) -> None:
+        super().__init__(seed=seed)
+        self.sampler_args = dict(sampler_args or {})
+        self.study: Any = None
+        self.history: list[tuple[Sample, float | None]] = []
+        self._pending: dict[str, list[Any]] = {}
+
+    def setup(self, space: CategoricalSpace, *, feasible: Any = None) -> None:
+        super().setup(space, feasible=feasible)
+        self._distributions = distributions(space)
+        self._new_study()
+
+    def _new_study(self) -> None:
+        import optuna
+
+        try:
+            sampler = type(self).make_sampler(int(self.rng.integers(2**31)), **self.sampler_args)
+        except TypeError as exc:
+            raise ValueError(f"bad sampler_args for {type(self).__name__}: {exc}") from None
+        with quiet_optuna():
+            self.study = optuna.create_study(direction="maximize", sampler=sampler)
+        self._pending = {}
+
+    def ask(self) -> Sample:
+        space = self._space()
+        with quiet_optuna():
+            trial = self.study.ask(self._distributions)
+        sample = space.validate(dict(trial.params))
+        self._pending.setdefault(space.key(sample), []).append(trial)
+        return sample
+
+    def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
+        import optuna
+
+        space = self._space()
+        sample = space.validate(sample)
+        ok = reward is not None and reward == reward and abs(reward) != float("inf")
+        self.history.append((sample, float(reward) if ok else None))
+        queue = self._pending.get(space.key(sample))
+        with quiet_optuna():
+            if queue:
+                trial = queue.pop(0)
+                if ok:
+                    self.study.tell(trial, float(reward))
+                else:
+                    self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            elif ok:  # replayed history (not proposed here): add it as a finished trial
+                self.study.add_trial(optuna.trial.create_trial(params=sample, distributions=self._distributions,
+                                                               value=float(reward)))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "history": [[s, r] for s, r in self.history]}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._new_study()
+        self.history = []
+        for sample, reward in state.get("history", ()):
+            self.tell(sample, reward)
+
+
+def _tpe(seed: int, **kwargs: Any) -> Any:
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed, **{"multivariate": True, **kwargs})
+
+
+def _gp(seed: int, **kwargs: Any) -> Any:
+    import optuna
+
+    return optuna.samplers.GPSampler(seed=seed, **kwargs)
+
+
+@STRATEGIES.register("optuna_tpe")
+class OptunaTPE(OptunaSamplerStrategy):
+    """Optuna's ``TPESampler`` (multivariate by default; ``sampler_args`` override)."""
+
+    make_sampler = staticmethod(_tpe)
+
+
+@STRATEGIES.register("optuna_gp")
+class OptunaGP(OptunaSamplerStrategy):
+    """Optuna's ``GPSampler`` (``sampler_args`` reach its constructor)."""
+
+    make_sampler = staticmethod(_gp)
