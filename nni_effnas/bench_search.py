@@ -9,6 +9,7 @@ simulated time; median and quartiles over seeds).
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,8 +88,9 @@ def run_benchmark(
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
     if not 0 < budget_frac <= 10:
         raise ValueError(f"--budget-frac must be in (0, 10], got {budget_frac}")
-    names = [STRATEGIES.canonical(s) for s in strategies]
-    extra = {STRATEGIES.canonical(k): dict(v) for k, v in (strategy_args or {}).items()}
+    runs = dict(_labelled(s) for s in strategies)  # row label -> registered strategy
+    names = list(runs)
+    extra = {(k if k in runs else STRATEGIES.canonical(k)): dict(v) for k, v in (strategy_args or {}).items()}
     for key in extra:
         if key not in names:
             raise ValueError(f"--strategy-args names {key!r}, which is not among the strategies run ({', '.join(names)})")
@@ -101,8 +103,8 @@ def run_benchmark(
     for name in names:
         st = StrategyStats(name, [], [], [round(float(t), 2) for t in grid], [])
         for seed in range(seed_offset, seed_offset + seeds):
-            kwargs = {**STRATEGIES.get(name).benchmark_args(bench.name), **extra.get(name, {})}
-            result = run_search(create_strategy(name, seed=seed, **kwargs), bench.space, bench.evaluate,
+            kwargs = {**STRATEGIES.get(runs[name]).benchmark_args(bench.name), **extra.get(name, {})}
+            result = run_search(create_strategy(runs[name], seed=seed, **kwargs), bench.space, bench.evaluate,
                                 time_budget_s=budget, feasible=feasible)
             best = result.best
             st.final.append(best.metrics["reported"] if best else float("nan"))
@@ -120,6 +122,17 @@ def run_benchmark(
         "feasible_fraction": float(mask.mean()) if mask is not None else 1.0,
         "strategies": stats,
     }
+
+
+def _labelled(entry: str) -> tuple[str, str]:
+    """``"name"`` or ``"label=name"`` (several variants of one strategy side by side, each with its own
+    ``--strategy-args`` under its label) -> ``(label, canonical name)``."""
+    label, _, name = entry.rpartition("=")
+    canonical = STRATEGIES.canonical(name.strip())
+    label = label.strip() or canonical
+    if not re.fullmatch(r"[A-Za-z0-9_.+-]+", label):
+        raise ValueError(f"bad strategy label {label!r}: use letters, digits and _ . + -")
+    return label, canonical
 
 
 def format_table(report: dict[str, Any]) -> str:

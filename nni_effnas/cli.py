@@ -51,7 +51,7 @@ def _bench_search(args: argparse.Namespace) -> int:
     constraint = Constraint.parse(args.constraint) if args.constraint else None
     strategies = [s for s in args.strategies.split(",") if s]
     for name in strategies:
-        STRATEGIES.canonical(name)
+        STRATEGIES.canonical(name.rpartition("=")[2])
     progress = _progress_bar(len(strategies) * args.seeds, disable=args.quiet)
     strategy_args = _json_arg(args.strategy_args, "--strategy-args") if args.strategy_args else None
     report = bench_search.run_benchmark(bench, strategies, seeds=args.seeds, budget_frac=args.budget_frac,
@@ -170,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = bench.add_parser("search", help="simulated search benchmark (NATS-Bench protocol)")
     s.add_argument("--space", default="nb201")
     s.add_argument("--dataset", default="cifar10")
-    s.add_argument("--strategies", default="random,regularized_evolution")
+    s.add_argument("--strategies", default="random,regularized_evolution",
+                   help="comma-separated registered strategies; LABEL=NAME runs a variant under its own label "
+                        "(its --strategy-args keyed by LABEL)")
     s.add_argument("--seeds", type=int, default=100)
     s.add_argument("--seed-offset", type=int, default=0)
     s.add_argument("--budget-frac", type=float, default=1.0, help="fraction of the protocol's time budget")

@@ -96,3 +96,15 @@ def test_cli_errors_are_one_line():
     assert out.returncode == 2 and "unknown strategy 'nope'" in out.stderr
     out = run_cli("--constraint", "params<<3", "--seeds", "1")
     assert out.returncode == 2 and "bad constraint 'params<<3'" in out.stderr
+
+
+def test_labelled_variants_of_one_strategy_run_side_by_side(bench):
+    report = run_benchmark(bench, ["evolution", "big=evolution"], seeds=2, budget_frac=0.05,
+                           strategy_args={"big": {"population_size": 5, "sample_size": 5}})
+    assert list(report["strategies"]) == ["regularized_evolution", "big"]
+    assert report["strategy_args"] == {"big": {"population_size": 5, "sample_size": 5}}
+    same = run_benchmark(bench, ["big=evolution"], seeds=2, budget_frac=0.05,
+                         strategy_args={"big": {"population_size": 5, "sample_size": 5}})
+    assert same["strategies"]["big"]["final"] == report["strategies"]["big"]["final"]
+    with pytest.raises(ValueError, match="bad strategy label 'a b'"):
+        run_benchmark(bench, ["a b=evolution"], seeds=1, budget_frac=0.05)

@@ -76,13 +76,18 @@ def test_registered_tuner_completes_20_trials(tmp_path, run_experiment):
     assert [t["parameter"] for t in viewed] == [t["parameter"] for t in trials]
 
 
-def test_nni_tpe_runs_on_our_search_space(tmp_path, run_experiment):
-    config = write_config(tmp_path, "nb201_tpe.yml", maxTrialNumber=6)
+@pytest.mark.parametrize("name, n", [("nb201_tpe.yml", 6), ("nb201_bananas.yml", 13), ("nb201_optuna_gp.yml", 12)])
+def test_other_tuners_run_on_our_search_space(tmp_path, run_experiment, name, n):
+    """NNI's TPE; our BANANAS past its 10 initial samples (the predictor fits inside NNI's dispatcher); Optuna's
+    GP sampler through our adapter."""
+    config = write_config(tmp_path, name, maxTrialNumber=n)
     _, port = run_experiment(config)
     assert experiment.wait(port, timeout_s=600, progress=False) == "DONE"
     trials = experiment.trials(port)
-    assert len(trials) == 6 and all(t["status"] == "SUCCEEDED" for t in trials)
+    assert len(trials) == n and all(t["status"] == "SUCCEEDED" for t in trials)
     assert_clean_trials(trials)
+    if name == "nb201_bananas.yml":  # BANANAS never proposes a cell twice (the Optuna and NNI samplers may)
+        assert len({json.dumps(t["parameter"], sort_keys=True) for t in trials}) == n
 
 
 def test_stop_and_resume_never_re_evaluates(tmp_path, run_experiment):

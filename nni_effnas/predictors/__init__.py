@@ -7,7 +7,8 @@ scikit-learn estimator class following :class:`~nni_effnas.predictors.base.Predi
 
 on matrices from :func:`nni_effnas.encodings.encode`; a predictor's ``encodings`` lists those it reads,
 preferred first. The GNN reads the ``adjacency`` rows of the space named by its ``space`` parameter and
-unflattens them into graphs. Papers, variants and deviations are in each module's docstring.
+unflattens them into graphs. Papers, variants and deviations are in each module's docstring. The torch
+predictors import torch on their first fit: NNI's dispatcher must import a tuner within 10 seconds of its start.
 
 Example::
 

@@ -26,11 +26,9 @@ Deviations (all are parameters):
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from nni_effnas.encodings import unflatten_adjacency
 from nni_effnas.predictors import PREDICTORS
-from nni_effnas.predictors._torch import Packed, batched_linear, generator, member_loss, train_members
 from nni_effnas.predictors.base import Predictor
 
 
@@ -64,6 +62,9 @@ class NeuralPredictor(Predictor):
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray, z: np.ndarray) -> None:
+        import torch
+        from nni_effnas.predictors._torch import Packed, batched_linear, generator, member_loss, train_members
+
         if self.n_members < 1 or self.layers < 1 or self.width < 1 or self.epochs < 0:
             raise ValueError(f"NeuralPredictor: bad sizes n_members={self.n_members}, layers={self.layers}, "
                              f"width={self.width}, epochs={self.epochs}")
@@ -86,6 +87,8 @@ class NeuralPredictor(Predictor):
         self.params_ = packed.frozen()
 
     def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
         fwd, bwd, feats = self._graphs(X)
         with torch.no_grad():
             out = _forward(self.params_, fwd[None], bwd[None], feats.expand(self.n_members, *feats.shape), self.layers)
@@ -93,6 +96,8 @@ class NeuralPredictor(Predictor):
         return out.mean(axis=0), out.std(axis=0)
 
     def _graphs(self, X: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        import torch
+
         adj, feats = unflatten_adjacency(X, self.space)
         adj = torch.as_tensor(adj, dtype=torch.float32)
         eye = torch.eye(adj.shape[-1])
@@ -107,6 +112,8 @@ def _forward(
     params: list[torch.Tensor], fwd: torch.Tensor, bwd: torch.Tensor, h: torch.Tensor, layers: int
 ) -> torch.Tensor:
     """Propagation matrices ``(K or 1, B, N, N)``, node features ``(K, B, N, F)``; returns ``(K, B)``."""
+    import torch
+
     K, B, N, _ = h.shape
     for layer in range(layers):
         weight, bias = params[2 * layer: 2 * layer + 2]  # (K, 2F, G), (K, 1, G)

@@ -19,10 +19,8 @@ Deviations, for speed on a CPU and small histories (all are parameters):
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from nni_effnas.predictors import PREDICTORS
-from nni_effnas.predictors._torch import Packed, batched_linear, generator, member_loss, train_members
 from nni_effnas.predictors.base import Predictor
 
 
@@ -56,6 +54,9 @@ class MLPEnsemble(Predictor):
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray, z: np.ndarray) -> None:
+        import torch
+        from nni_effnas.predictors._torch import Packed, batched_linear, generator, member_loss, train_members
+
         if self.n_members < 1 or self.hidden_layers < 0 or self.width < 1 or self.epochs < 0:
             raise ValueError(f"MLPEnsemble: bad sizes n_members={self.n_members}, hidden_layers={self.hidden_layers}, "
                              f"width={self.width}, epochs={self.epochs}")
@@ -75,6 +76,8 @@ class MLPEnsemble(Predictor):
         self.params_ = packed.frozen()
 
     def _predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
         inputs = torch.as_tensor(X, dtype=torch.float32)
         with torch.no_grad():
             out = _forward(self.params_, inputs.expand(self.n_members, *inputs.shape)).double().numpy()
@@ -83,6 +86,8 @@ class MLPEnsemble(Predictor):
 
 def _forward(params: list[torch.Tensor], h: torch.Tensor) -> torch.Tensor:
     """``h`` is ``(K, B, d)``; returns ``(K, B)``."""
+    import torch
+
     layers = list(zip(params[::2], params[1::2]))
     for weight, bias in layers[:-1]:
         h = torch.relu(torch.baddbmm(bias, h, weight))
