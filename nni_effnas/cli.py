@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Sequence
 
 
@@ -83,6 +84,25 @@ def _bench_proxies(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     return _write_report(bench_proxies, report, args)
+
+
+def _bench_latency(args: argparse.Namespace) -> int:
+    from nni_effnas import bench_latency
+    from nni_effnas.tabular import TabularBenchmark
+
+    if args.space.lower() != "nb201":
+        raise ValueError(f"no tabular benchmark for space {args.space!r}; expected nb201")
+    bench = TabularBenchmark.nb201(args.dataset)
+    strategies = [s for s in args.strategies.split(",") if s]
+    strategy_args = _json_arg(args.strategy_args, "--strategy-args") if args.strategy_args else None
+    report = bench_latency.run(bench, strategies, observations=args.observations, steps=args.steps,
+                               seed=args.seed, strategy_args=strategy_args,
+                               progress=None if args.quiet else lambda n: print(f"measured {n}", file=sys.stderr))
+    print(bench_latency.format_table(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+        print(f"wrote {args.json}")
+    return 0
 
 
 def _write_report(module, report: dict, args: argparse.Namespace) -> int:
@@ -212,6 +232,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="write the rho bar chart and best-proxy scatter (PNG) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_bench_proxies)
+
+    lat = bench.add_parser("latency", help="a strategy's suggestion latency after a long history")
+    lat.add_argument("--space", default="nb201")
+    lat.add_argument("--dataset", default="cifar10")
+    lat.add_argument("--strategies", default="predictor_guided,optuna_tpe,regularized_evolution")
+    lat.add_argument("--observations", type=int, default=500, help="random samples told before timing")
+    lat.add_argument("--steps", type=int, default=100, help="ask/tell rounds timed")
+    lat.add_argument("--seed", type=int, default=0)
+    lat.add_argument("--strategy-args", default=None, help="JSON: strategy name -> keyword arguments")
+    lat.add_argument("--json", help="write the report here")
+    lat.add_argument("--quiet", action="store_true")
+    lat.set_defaults(func=_bench_latency)
 
     r = sub.add_parser("register", help="register our strategies as NNI tuners (idempotent)")
     r.add_argument("--quiet", action="store_true")
