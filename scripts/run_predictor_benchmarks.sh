@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The predictor-guided benchmarks of BENCHMARKS.md (issue 4). Writes bench-out/search-pred-*.json/png,
+# bench-out/predictors-*.json/png and bench-out/latency.json.
+#   PART=search|predictors|latency|all (default all)   DATASETS="cifar10 cifar100 imagenet16"
+#   SEEDS=100  BUDGETS="0.1 1.0"  STRATEGIES=...  (the default list below)
+# Zero-cost scores (the bananas_zc row) are cached in bench-out/zerocost.sqlite, shared with
+# scripts/run_proxy_benchmarks.sh; a cache hit is charged its recorded compute time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+SEEDS=${SEEDS:-100}
+PART=${PART:-all}
+DATASETS=${DATASETS:-cifar10 cifar100 imagenet16}
+BUDGETS=${BUDGETS:-0.1 1.0}
+STRATEGIES=${STRATEGIES:-regularized_evolution,nni_tpe,nni_evolution,optuna_tpe,optuna_gp,predictor_guided,pnas,reinforce,bananas_zc=predictor_guided}
+CACHE=bench-out/zerocost.sqlite
+ZC='{"proxies": "jacob_cov,params", "proxy_data": "fashion-mnist", "proxy_batch_size": 32, "model_kwargs": {"channels": 16, "num_cells": 1}, "cache": "'$CACHE'", "pool_size": 300}'
+ARGS='{"bananas_zc": {"initial": 5, "zc_feature": true, "zero_cost": '$ZC'}}'
+mkdir -p bench-out
+if [[ $PART == all || $PART == search ]]; then
+  for ds in $DATASETS; do
+    for b in $BUDGETS; do
+      for c in "" "params<=MEDIAN"; do
+        tag=$ds-$b${c:+-median}
+        $BIN/nni-effnas bench search --space nb201 --dataset $ds --budget-frac $b --seeds $SEEDS --quiet \
+          --strategies "$STRATEGIES" --strategy-args "$ARGS" ${c:+--constraint "$c"} \
+          --json bench-out/search-pred-$tag.json --plot bench-out/search-pred-$tag.png
+      done
+    done
+  done
+fi
+if [[ $PART == all || $PART == predictors ]]; then
+  for ds in $DATASETS; do
+    $BIN/nni-effnas bench predictors --space nb201 --dataset $ds --train-sizes 20,50,100,200 --seeds 3 \
+      --test-size 1000 --json bench-out/predictors-$ds.json --plot bench-out/predictors-$ds.png --quiet
+  done
+fi
+if [[ $PART == all || $PART == latency ]]; then
+  $BIN/nni-effnas bench latency --dataset cifar10 --observations 500 --steps 100 --quiet \
+    --strategies predictor_guided,pnas,optuna_tpe,optuna_gp,reinforce,regularized_evolution --json bench-out/latency.json
+fi
