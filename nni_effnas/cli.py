@@ -3,6 +3,7 @@
     nni-effnas bench query  --space nb201 --arch ARCH_STR | --index N --dataset cifar10
     nni-effnas bench search --space nb201 --dataset cifar10 --strategies random,evolution --seeds 100 ...
     nni-effnas bench proxies --space nb201 --dataset cifar10 --sample 1000 --proxy-data fashion-mnist ...
+    nni-effnas bench predictors --space nb201 --dataset cifar10 --train-sizes 20,50,100,200 --seeds 5 ...
     nni-effnas register            register our strategies as NNI tuners (nnictl algo register; idempotent)
     nni-effnas search-space        print a space's NNI search-space JSON
     nni-effnas demo                the NB201 benchmark search under nnictl, with the web UI
@@ -84,6 +85,39 @@ def _bench_proxies(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     return _write_report(bench_proxies, report, args)
+
+
+def _bench_predictors(args: argparse.Namespace) -> int:
+    from nni_effnas import bench_predictors
+
+    predictors = _names(args.predictors) if args.predictors else list(bench_predictors.DEFAULT_PREDICTORS)
+    sizes = [] if args.train_sizes else list(bench_predictors.DEFAULT_TRAIN_SIZES)
+    for text in _names(args.train_sizes or ""):
+        try:
+            sizes.append(int(text))
+        except ValueError:
+            raise ValueError(f"--train-sizes must be comma-separated whole numbers >= 2, "
+                             f"got {text.strip()!r}") from None
+    try:
+        predictor_args = json.loads(args.predictor_args) if args.predictor_args else None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--predictor-args must be JSON, got {args.predictor_args!r} ({exc.msg})") from None
+    bar = None
+
+    def progress(done: int, total: int, label: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = _progress_bar(total, disable=args.quiet, desc="predictor fits", unit="fit")
+        bar.set_postfix_str(label, refresh=False)
+        bar.update(1)
+
+    report = bench_predictors.run_predictor_benchmark(
+        space=args.space, dataset=args.dataset, train_sizes=sizes, predictors=predictors, test_size=args.test_size,
+        seeds=args.seeds, seed_offset=args.seed_offset, target=args.target, features=args.features,
+        predictor_args=predictor_args, progress=progress)
+    if bar is not None:
+        bar.close()
+    return _write_report(bench_predictors, report, args)
 
 
 def _bench_latency(args: argparse.Namespace) -> int:
@@ -232,6 +266,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", help="write the rho bar chart and best-proxy scatter (PNG) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_bench_proxies)
+
+    pr = bench.add_parser("predictors", help="rank correlation of performance predictors on held-out NB201 cells")
+    pr.add_argument("--space", default="nb201")
+    pr.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16")
+    # defaults (bench_predictors.DEFAULT_*) are filled in by the handler: importing the module here costs ~1 s
+    pr.add_argument("--train-sizes", default=None,
+                    help="comma-separated training-set sizes, nested: each smaller set is a prefix of the larger "
+                         "(default 20,50,100,200)")
+    pr.add_argument("--predictors", default=None,
+                    help="comma-separated registered predictors (default mlp_ensemble,gnn,gp,random_forest,gbm)")
+    pr.add_argument("--test-size", type=int, default=1000, help="held-out cells per seed")
+    pr.add_argument("--seeds", type=int, default=5, help="number of seeds (splits and predictor random_state)")
+    pr.add_argument("--seed-offset", type=int, default=0, help="first seed")
+    pr.add_argument("--target", default="test", help="test (200-epoch test accuracy) or valid (200-epoch validation)")
+    pr.add_argument("--features", default="none",
+                    help="none, or lowfi: append the 12-epoch validation accuracy as an extra feature column")
+    pr.add_argument("--predictor-args", default=None,
+                    help='JSON: predictor name -> keyword arguments, e.g. \'{"mlp_ensemble": {"epochs": 100}}\'')
+    pr.add_argument("--json", help="write the full report (per-seed numbers, summary, splits) here")
+    pr.add_argument("--plot", help="write the Kendall tau vs training size plot (PNG) here")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(func=_bench_predictors)
 
     lat = bench.add_parser("latency", help="a strategy's suggestion latency after a long history")
     lat.add_argument("--space", default="nb201")
