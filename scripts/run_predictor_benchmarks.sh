@@ -15,7 +15,7 @@ BUDGETS=${BUDGETS:-0.1 1.0}
 STRATEGIES=${STRATEGIES:-regularized_evolution,nni_tpe,nni_evolution,optuna_tpe,optuna_gp,predictor_guided,pnas,reinforce,bananas_zc=predictor_guided}
 CACHE=bench-out/zerocost.sqlite
 ZC='{"proxies": "jacob_cov,params", "proxy_data": "fashion-mnist", "proxy_batch_size": 32, "model_kwargs": {"channels": 16, "num_cells": 1}, "cache": "'$CACHE'", "pool_size": 300}'
-ARGS='{"bananas_zc": {"initial": 5, "zc_feature": true, "zero_cost": '$ZC'}}'
+ARGS='{"bananas_zc": {"initial": 5, "acquisition": "ei", "zero_cost": '$ZC'}}'
 mkdir -p bench-out
 if [[ $PART == all || $PART == search ]]; then
   for ds in $DATASETS; do
