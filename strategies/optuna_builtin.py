@@ -9,7 +9,10 @@ Optimization", NeurIPS 2011; Optuna's ``TPESampler``, here with ``multivariate=T
 al. 2018's joint density, which suits the correlated labels of a cell) and Optuna's Gaussian-process sampler
 (``GPSampler``: a GP with a Matern-5/2 kernel over the one-hot categorical coordinates and log expected
 improvement). Each runs in a private in-memory study with maximisation; ``sampler_args`` reach the sampler's
-constructor. Optuna may propose a sample twice (it does not know the space is finite); each proposal is
+constructor. With a constraint known before evaluation (``feasible``), an infeasible proposal is told to Optuna
+as the worst reward seen so far and the sampler asked again, inside one ``ask`` (a deviation from running the
+sampler alone, where a rejected trial is a failure that Optuna's samplers ignore: the GP sampler then proposes
+the same rejected sample indefinitely). Optuna may propose a sample twice (it does not know the space is finite); each proposal is
 evaluated and charged like any other, which is how these samplers behave in a real study.
 
 Resume: ``state_dict`` holds every observation; ``load_state_dict`` rebuilds the study from them (Optuna's
@@ -26,6 +29,8 @@ from nni_effnas.strategies import STRATEGIES
 from nni_effnas.strategies.base import Strategy
 
 _OPTUNA_TYPES = (type(None), bool, int, float, str)
+#: infeasible proposals penalised inside one ``ask`` before the last one is returned anyway (the loop rejects it)
+_MAX_REJECTIONS = 100
 
 
 @contextlib.contextmanager
@@ -85,11 +90,28 @@ class OptunaSamplerStrategy(Strategy):
 
     def ask(self) -> Sample:
         space = self._space()
-        with quiet_optuna():
-            trial = self.study.ask(self._distributions)
-        sample = space.validate(dict(trial.params))
+        for _ in range(_MAX_REJECTIONS):
+            with quiet_optuna():
+                trial = self.study.ask(self._distributions)
+            sample = space.validate(dict(trial.params))
+            if self.feasible is None or self.feasible(sample):
+                break
+            self._penalise(trial)
         self._pending.setdefault(space.key(sample), []).append(trial)
         return sample
+
+    def _penalise(self, trial: Any) -> None:
+        """A sample the user's constraint rejects is told to Optuna as the worst reward seen so far (as a failure
+        before any reward): Optuna's samplers ignore failed trials, so the GP sampler would otherwise propose
+        the same infeasible sample again and again."""
+        import optuna
+
+        rewards = [r for _, r in self.history if r is not None]
+        with quiet_optuna():
+            if rewards:
+                self.study.tell(trial, min(rewards))
+            else:
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
         import optuna

@@ -192,3 +192,15 @@ def test_optuna_strategy_bad_arguments():
         from nni_effnas.space import CategoricalSpace
 
         s.setup(CategoricalSpace.from_dict({"a": [1, 2]}))
+
+
+@pytest.mark.parametrize("name", ["optuna_tpe", "optuna_gp"])
+def test_optuna_strategies_do_not_repropose_samples_the_constraint_rejects(name, toy_space):
+    def feasible(s):
+        return s["a"] < 2
+
+    strategy = create_strategy(name, seed=0)
+    seen = drive(strategy, toy_space, 14, lambda s: s["a"] + 0.5 * s["c"], feasible=feasible)
+    assert all(feasible(s) for s in seen)
+    # the rejected proposals were told to Optuna as the worst reward so far, not left as ignored failures
+    assert len(strategy.study.trials) > len(seen)
