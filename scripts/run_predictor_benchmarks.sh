@@ -3,6 +3,7 @@
 # bench-out/predictors-*.json/png and bench-out/latency.json.
 #   PART=search|predictors|latency|all (default all)   DATASETS="cifar10 cifar100 imagenet16"
 #   SEEDS=100  BUDGETS="0.1 1.0"  STRATEGIES=...  (the default list below)
+#   CONSTRAINTS="both|none|median" (default both: unconstrained and params<=MEDIAN)
 # Zero-cost scores (the bananas_zc row) are cached in bench-out/zerocost.sqlite, shared with
 # scripts/run_proxy_benchmarks.sh; a cache hit is charged its recorded compute time.
 set -euo pipefail
@@ -12,6 +13,9 @@ SEEDS=${SEEDS:-100}
 PART=${PART:-all}
 DATASETS=${DATASETS:-cifar10 cifar100 imagenet16}
 BUDGETS=${BUDGETS:-0.1 1.0}
+CONSTRAINTS=${CONSTRAINTS:-both}
+case $CONSTRAINTS in both) CS=("" "params<=MEDIAN");; none) CS=("");; median) CS=("params<=MEDIAN");;
+  *) echo "CONSTRAINTS must be both, none or median, got $CONSTRAINTS" >&2; exit 2;; esac
 STRATEGIES=${STRATEGIES:-regularized_evolution,nni_tpe,nni_evolution,optuna_tpe,optuna_gp,predictor_guided,pnas,reinforce,bananas_zc=predictor_guided}
 CACHE=bench-out/zerocost.sqlite
 ZC='{"proxies": "jacob_cov,params", "proxy_data": "fashion-mnist", "proxy_batch_size": 32, "model_kwargs": {"channels": 16, "num_cells": 1}, "cache": "'$CACHE'", "pool_size": 300}'
@@ -20,7 +24,7 @@ mkdir -p bench-out
 if [[ $PART == all || $PART == search ]]; then
   for ds in $DATASETS; do
     for b in $BUDGETS; do
-      for c in "" "params<=MEDIAN"; do
+      for c in "${CS[@]}"; do
         tag=$ds-$b${c:+-median}
         $BIN/nni-effnas bench search --space nb201 --dataset $ds --budget-frac $b --seeds $SEEDS --quiet \
           --strategies "$STRATEGIES" --strategy-args "$ARGS" ${c:+--constraint "$c"} \
