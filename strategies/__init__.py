@@ -29,5 +29,6 @@ from nni_effnas.strategies import zero_cost_evolution as _zero_cost_evolution  #
 from nni_effnas.strategies import predictor_guided as _predictor_guided  # noqa: E402,F401
 from nni_effnas.strategies import optuna_builtin as _optuna_builtin  # noqa: E402,F401
 from nni_effnas.strategies import reinforce as _reinforce  # noqa: E402,F401
+from nni_effnas.strategies import pnas as _pnas  # noqa: E402,F401
 
 __all__ = ["STRATEGIES", "Strategy", "create_strategy"]

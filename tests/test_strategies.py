@@ -21,6 +21,8 @@ def contract_args(name):
         return {"scorer": ToyScorer(), **extra}
     if name == "predictor_guided":
         return {"predictor_args": {"epochs": 20}}
+    if name == "pnas":
+        return {"predictor_args": {"epochs": 20}}
     return {}
 
 
