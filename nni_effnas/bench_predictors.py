@@ -22,7 +22,6 @@ extra column, so it is skipped (and listed under ``skipped``) in that setting.
 from __future__ import annotations
 
 import datetime
-import json
 import math
 import os
 import platform
@@ -36,6 +35,7 @@ from scipy.stats import kendalltau, spearmanr
 from nni_effnas.encodings import append_features, encode
 from nni_effnas.nb201 import canonical_dataset, load_table
 from nni_effnas.predictors import PREDICTORS, create_predictor, preferred_encoding
+from nni_effnas.report_io import save_json  # noqa: F401 - the CLI writes reports through it
 
 DEFAULT_PREDICTORS = ("mlp_ensemble", "gnn", "gp", "random_forest", "gbm")
 DEFAULT_TRAIN_SIZES = (20, 50, 100, 200)
@@ -226,27 +226,6 @@ def format_table(report: Mapping[str, Any]) -> str:
     for name, why in report["skipped"].items():
         lines.append(f"(skipped {name}: {why})")
     return "\n".join(lines)
-
-
-def save_json(report: Mapping[str, Any], path: str | Path) -> None:
-    """Strict JSON (NaN as ``null``), written to a temporary file and renamed: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(report), indent=1, allow_nan=False))
-    tmp.replace(path)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def plot(report: Mapping[str, Any], path: str | Path) -> None:

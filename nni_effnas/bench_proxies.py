@@ -14,7 +14,6 @@ proxy and for each rank-aggregated ensemble:
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from nni_effnas.nb201 import canonical_dataset, load_table
 from nni_effnas.proxies import PROXIES, aggregate_ranks
 from nni_effnas.zerocost import ZeroCostScorer
 from nni_effnas.zc_cache import BUILD
+from nni_effnas.report_io import save_json  # noqa: F401 - the CLI writes reports through it
 
 #: NASLib's label of each NB201 dataset, and its column names where they differ from our proxy keys.
 NASLIB_DATASET = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
@@ -176,27 +176,6 @@ def format_table(report: Mapping[str, Any]) -> str:
                      f"{r['top10_precision']:.2f} | {r['seconds_per_arch']:.3f} | {naslib} |")
     lines.append(f"(+ {report['build_s_per_arch']:.3f} s/arch to build each network)")
     return "\n".join(lines)
-
-
-def save_json(report: Mapping[str, Any], path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(report), indent=1, allow_nan=False))
-    tmp.replace(path)
-
-
-def _jsonable(value: Any) -> Any:
-    """``value`` with NaN/inf floats as ``None`` and numpy scalars as Python numbers (strict JSON)."""
-    if isinstance(value, Mapping):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def plot(report: Mapping[str, Any], path: str | Path) -> None:

@@ -88,7 +88,7 @@ def run_benchmark(
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
     if not 0 < budget_frac <= 10:
         raise ValueError(f"--budget-frac must be in (0, 10], got {budget_frac}")
-    runs = dict(_labelled(s) for s in strategies)  # row label -> registered strategy
+    runs = dict(parse_strategy_entry(s) for s in strategies)  # row label -> registered strategy
     names = list(runs)
     extra = {(k if k in runs else STRATEGIES.canonical(k)): dict(v) for k, v in (strategy_args or {}).items()}
     for key in extra:
@@ -124,7 +124,7 @@ def run_benchmark(
     }
 
 
-def _labelled(entry: str) -> tuple[str, str]:
+def parse_strategy_entry(entry: str) -> tuple[str, str]:
     """``"name"`` or ``"label=name"`` (several variants of one strategy side by side, each with its own
     ``--strategy-args`` under its label) -> ``(label, canonical name)``."""
     label, _, name = entry.rpartition("=")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Sequence
 
 
@@ -52,8 +51,8 @@ def _bench_search(args: argparse.Namespace) -> int:
             bench.budget_s = args.budget_s
     constraint = Constraint.parse(args.constraint) if args.constraint else None
     strategies = [s for s in args.strategies.split(",") if s]
-    for name in strategies:
-        STRATEGIES.canonical(name.rpartition("=")[2])
+    for entry in strategies:
+        bench_search.parse_strategy_entry(entry)  # a bad entry fails before the progress bar appears
     progress = _progress_bar(len(strategies) * args.seeds, disable=args.quiet)
     strategy_args = _json_arg(args.strategy_args, "--strategy-args") if args.strategy_args else None
     report = bench_search.run_benchmark(bench, strategies, seeds=args.seeds, budget_frac=args.budget_frac,
@@ -122,6 +121,7 @@ def _bench_predictors(args: argparse.Namespace) -> int:
 
 def _bench_latency(args: argparse.Namespace) -> int:
     from nni_effnas import bench_latency
+    from nni_effnas.report_io import save_json
     from nni_effnas.tabular import TabularBenchmark
 
     if args.space.lower() != "nb201":
@@ -134,7 +134,7 @@ def _bench_latency(args: argparse.Namespace) -> int:
                                progress=None if args.quiet else lambda n: print(f"measured {n}", file=sys.stderr))
     print(bench_latency.format_table(report))
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
+        save_json(report, args.json)
         print(f"wrote {args.json}")
     return 0
 

@@ -34,6 +34,8 @@ from typing import Any, Callable
 import optuna
 from optuna.trial import TrialState
 
+from nni_effnas.strategies.optuna_builtin import quiet_optuna
+
 MakeSampler = Callable[[int], optuna.samplers.BaseSampler]
 
 SPACE = {"a": [0, 1, 2], "b": ["x", "y", "z"], "c": [False, True]}
@@ -197,14 +199,9 @@ def check_sampler(make_sampler: MakeSampler, *, checks: list[str] | None = None)
     unknown = sorted(set(checks or ()) - set(CHECKS))
     if unknown:
         raise ValueError(f"unknown conformance checks {unknown}; expected some of {sorted(CHECKS)}")
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for name in checks or CHECKS:
-                try:
-                    CHECKS[name](make_sampler, Path(tmp))
-                except ConformanceError as exc:
-                    raise ConformanceError(f"{name}: {exc}") from None
-    finally:
-        optuna.logging.set_verbosity(previous)
+    with quiet_optuna(optuna.logging.ERROR), tempfile.TemporaryDirectory() as tmp:
+        for name in checks or CHECKS:
+            try:
+                CHECKS[name](make_sampler, Path(tmp))
+            except ConformanceError as exc:
+                raise ConformanceError(f"{name}: {exc}") from None

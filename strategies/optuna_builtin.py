@@ -34,12 +34,13 @@ _MAX_REJECTIONS = 100
 
 
 @contextlib.contextmanager
-def quiet_optuna():
-    """Silence Optuna's per-trial INFO lines for the duration (restores the previous verbosity)."""
+def quiet_optuna(level: int = logging.WARNING):
+    """Silence Optuna's log lines below ``level`` (default: the per-trial INFO lines) for the duration; the
+    previous verbosity is restored."""
     import optuna
 
     previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(logging.WARNING)
+    optuna.logging.set_verbosity(level)
     try:
         yield
     finally:

@@ -71,12 +71,10 @@ from nni_effnas.predictors import PREDICTORS, create_predictor, preferred_encodi
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
 from nni_effnas.strategies.base import Strategy
-from nni_effnas.strategies.regularized_evolution import mutate
+from nni_effnas.strategies.candidate_pool import CandidatePool, refit_due
 
 _logger = logging.getLogger(__name__)
 
-#: spaces up to this size are enumerated when random draws find no unseen feasible sample
-_ENUMERATE_BELOW = 100_000
 #: after the last level, refit once the new rewards reach this fraction of those fitted (at least 1)
 _REFIT_FRACTION = 0.1
 
@@ -94,7 +92,7 @@ def is_nb201(space: CategoricalSpace) -> bool:
 
 
 @STRATEGIES.register("pnas", aliases=("progressive",))
-class PNAS(Strategy):
+class PNAS(CandidatePool, Strategy):
     """Beam search over progressively fixed labels, expansions ranked by a surrogate (Liu et al. 2018).
 
     Args:
@@ -258,7 +256,7 @@ class PNAS(Strategy):
         if not pool:
             return None
         n = len(self.history)
-        if n and (self.fit_info is None or n - self.fit_info["n"] >= max(1, int(_REFIT_FRACTION * self.fit_info["n"]))):
+        if n and refit_due(n, self.fit_info, every=1, fraction=_REFIT_FRACTION):
             self.fit_info = {"n": n, "seed": int(self.rng.integers(2**31))}
             self.model_ = None
         if self.fit_info is None:  # nothing observed yet (every result failed): a random candidate
@@ -275,48 +273,8 @@ class PNAS(Strategy):
 
     def _pool(self) -> list[Sample]:
         """Half mutations of the K best observed samples (1 or 2 labels changed), half random; unseen, feasible."""
-        space, taken = self._space(), set()
         best = sorted(self.history, key=lambda item: -item[1])[: self.beam_size]
-        want = self.candidates // 2 if best else 0
-        pool: list[Sample] = []
-        for _ in range(4 * want):
-            if len(pool) >= want:
-                break
-            child = mutate(best[int(self.rng.integers(len(best)))][0], space, self.rng)
-            if self.rng.random() < 0.5:
-                child = mutate(child, space, self.rng)
-            if self._fresh(child, taken):
-                pool.append(child)
-        count = self.candidates - len(pool)
-        small = space.size <= _ENUMERATE_BELOW
-        if small and space.size - len(self.proposed) - len(taken) <= 4 * count:
-            return pool + self._enumerate_unseen(count, taken)
-        found = []
-        for _ in range(20 * count + 200):
-            if len(found) >= count:
-                break
-            sample = space.sample(self.rng)
-            if self._fresh(sample, taken):
-                found.append(sample)
-        if not pool and not found and small:
-            return self._enumerate_unseen(count, taken)
-        return pool + found
-
-    def _enumerate_unseen(self, count: int, taken: set[str]) -> list[Sample]:
-        space = self._space()
-        rest = [s for s in (space.decode(c) for c in np.ndindex(*[len(v) for _, v in space.choices]))
-                if space.key(s) not in self.proposed and space.key(s) not in taken
-                and (self.feasible is None or self.feasible(s))]
-        out = [rest[int(i)] for i in self.rng.permutation(len(rest))[:count]]
-        taken.update(space.key(s) for s in out)
-        return out
-
-    def _fresh(self, sample: Sample, taken: set[str]) -> bool:
-        key = self._space().key(sample)
-        if key in self.proposed or key in taken or (self.feasible is not None and not self.feasible(sample)):
-            return False
-        taken.add(key)
-        return True
+        return self._mutation_pool([sample for sample, _ in best], self.candidates)
 
     # -- the surrogate ---------------------------------------------------------------------------------------
     def _fit(self, n: int, seed: int) -> Any:

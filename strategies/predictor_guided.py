@@ -52,13 +52,10 @@ from nni_effnas.predictors import PREDICTORS, create_predictor, preferred_encodi
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
 from nni_effnas.strategies.base import Strategy
-from nni_effnas.strategies.regularized_evolution import mutate
+from nni_effnas.strategies.candidate_pool import CandidatePool, refit_due
 from nni_effnas.strategies.zc_common import ZeroCostMixin
 
 _logger = logging.getLogger(__name__)
-
-#: spaces up to this size are enumerated when random draws find no unseen feasible sample
-_ENUMERATE_BELOW = 100_000
 
 
 # -- acquisitions: (mean, std, best observed, rng, beta) -> score, higher is better ------------------------------
@@ -86,7 +83,7 @@ ACQUISITIONS: dict[str, Callable[..., np.ndarray]] = {"its": _its, "ucb": _ucb, 
 
 
 @STRATEGIES.register("predictor_guided", aliases=("bananas",))
-class BANANAS(ZeroCostMixin, Strategy):
+class BANANAS(ZeroCostMixin, CandidatePool, Strategy):
     """Fit a predictor on the history, propose the candidate the acquisition likes best (White et al. 2021).
 
     Args:
@@ -248,37 +245,6 @@ class BANANAS(ZeroCostMixin, Strategy):
         found = self._random_unseen(1, set())
         return found[0] if found else None
 
-    def _random_unseen(self, count: int, taken: set[str]) -> list[Sample]:
-        """Up to ``count`` distinct feasible samples not proposed and not in ``taken`` (which is updated). Random
-        draws; a small space that is nearly used up (or whose draws all fail) is enumerated instead."""
-        space, out = self._space(), []
-        small = space.size <= _ENUMERATE_BELOW
-        if count < 1 or (small and space.size - len(self.proposed) - len(taken) <= 4 * count):
-            return self._enumerate_unseen(count, taken) if count >= 1 else []
-        for _ in range(20 * count + 200):
-            if len(out) >= count:
-                break
-            sample = space.sample(self.rng)
-            if self._fresh(sample, taken):
-                out.append(sample)
-        return out if out or not small else self._enumerate_unseen(count, taken)
-
-    def _enumerate_unseen(self, count: int, taken: set[str]) -> list[Sample]:
-        space = self._space()
-        rest = [s for s in (space.decode(c) for c in np.ndindex(*[len(v) for _, v in space.choices]))
-                if space.key(s) not in self.proposed and space.key(s) not in taken
-                and (self.feasible is None or self.feasible(s))]
-        out = [rest[int(i)] for i in self.rng.permutation(len(rest))[:count]]
-        taken.update(space.key(s) for s in out)
-        return out
-
-    def _fresh(self, sample: Sample, taken: set[str]) -> bool:
-        key = self._space().key(sample)
-        if key in self.proposed or key in taken or (self.feasible is not None and not self.feasible(sample)):
-            return False
-        taken.add(key)
-        return True
-
     # -- the predictor step ------------------------------------------------------------------------------------
     def _scores(self, pool: list[Sample]) -> np.ndarray:
         """The acquisition's value of each candidate, from the predictor (refitted if due)."""
@@ -292,12 +258,11 @@ class BANANAS(ZeroCostMixin, Strategy):
         return ACQUISITIONS[self.acquisition](mean, std, best, self.rng, self.beta)
 
     def _ensure_model(self) -> None:
-        """Refit when enough new rewards arrived since the last fit (``refit_every``, ``refit_fraction``); after ``load_state_dict``, rebuild
-        the last fit (same rows, same seed) if no refit is due, so a resumed search continues its trajectory."""
+        """Refit when enough new rewards arrived since the last fit (``refit_every``, ``refit_fraction``); after
+        ``load_state_dict``, rebuild the last fit (same rows, same seed) if no refit is due, so a resumed search
+        continues its trajectory."""
         n = len(self.history)
-        due = self.fit_info is None or n - self.fit_info["n"] >= max(
-            self.refit_every, int(self.refit_fraction * self.fit_info["n"]))
-        if due:
+        if refit_due(n, self.fit_info, every=self.refit_every, fraction=self.refit_fraction):
             self.fit_info = {"n": n, "seed": int(self.rng.integers(2**31))}
             self.model_ = None
         if self.model_ is None:
@@ -323,20 +288,10 @@ class BANANAS(ZeroCostMixin, Strategy):
         return {name: np.sign(v) * np.log1p(np.abs(v)) for name, v in raw.items()}
 
     def _candidates(self) -> list[Sample]:
-        """Half mutations of the best observed samples (1 or 2 labels changed), half random; unseen, feasible."""
-        space, taken = self._space(), set()
+        """Half mutations of the ``parents`` best observed samples (1 or 2 labels changed), half random; unseen,
+        feasible."""
         ranked = sorted(self.history, key=lambda item: -item[1])[: self.parents]
-        want = self.candidates // 2
-        pool: list[Sample] = []
-        for _ in range(4 * want):
-            if len(pool) >= want:
-                break
-            child = mutate(ranked[int(self.rng.integers(len(ranked)))][0], space, self.rng)
-            if self.rng.random() < 0.5:
-                child = mutate(child, space, self.rng)
-            if self._fresh(child, taken):
-                pool.append(child)
-        return pool + self._random_unseen(self.candidates - len(pool), taken)
+        return self._mutation_pool([sample for sample, _ in ranked], self.candidates)
 
     # -- persistence -----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
