@@ -148,3 +148,34 @@ def test_gnn_reads_only_its_space_adjacency_rows(split):
         fast("gnn").fit(X_train, split["y_train"])
     with pytest.raises(ValueError, match="has no cell graph"):
         fast("gnn", space="toy").fit(split["adjacency"][0], split["y_train"])
+
+
+def test_train_members_caps_the_number_of_steps():
+    import torch
+
+    from nni_effnas.predictors._torch import Packed, generator, train_members
+
+    calls = []
+    packed = Packed([torch.zeros(3)])
+
+    def loss_of_batch(params, index):
+        calls.append(index.shape)
+        return (params[0] ** 2).sum()
+
+    kwargs = dict(n=500, members=1, epochs=200, batch_size=128, lr=0.01, weight_decay=0.0, gen=generator(0))
+    train_members(loss_of_batch, packed, max_steps=37, **kwargs)
+    assert len(calls) == 37
+    calls.clear()
+    train_members(loss_of_batch, packed, **kwargs)
+    assert len(calls) == 200 * 4
+
+
+def test_mlp_step_cap_changes_nothing_up_to_256_rows(split):
+    (X_train, X_test), y_train = split["path"], split["y_train"]
+    capped = create_predictor("mlp_ensemble", random_state=3, epochs=20).fit(X_train, y_train)
+    uncapped = create_predictor("mlp_ensemble", random_state=3, epochs=20, max_steps=None).fit(X_train, y_train)
+    np.testing.assert_array_equal(capped.predict(X_test), uncapped.predict(X_test))
+    few = create_predictor("mlp_ensemble", random_state=3, epochs=20, max_steps=3).fit(X_train, y_train)
+    assert not np.array_equal(few.predict(X_test), capped.predict(X_test))
+    with pytest.raises(ValueError, match="max_steps"):
+        create_predictor("mlp_ensemble", max_steps=0).fit(X_train, y_train)

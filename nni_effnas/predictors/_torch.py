@@ -55,12 +55,17 @@ def train_members(
     lr: float,
     weight_decay: float,
     gen: torch.Generator,
+    max_steps: int | None = None,
 ) -> None:
     """Adam on ``loss_of_batch(params, index)``, ``index`` a ``(K, B)`` tensor of row indices (one order per
     member); the loss must be the *sum* over members of each member's mean loss. Cosine-annealed learning rate;
-    ``batch_size >= n`` is full-batch training (no shuffling needed, none drawn)."""
+    ``batch_size >= n`` is full-batch training (no shuffling needed, none drawn). ``max_steps`` caps the number
+    of optimiser steps (the cosine schedule spans the capped number), which bounds the cost of a fit however
+    large the training set."""
     batch_size = max(1, min(batch_size, n))
     steps, step = max(1, epochs * math.ceil(n / batch_size)), 0
+    if max_steps is not None:
+        steps = min(steps, max_steps)
     flat = packed.flat
     m, v = torch.zeros_like(flat), torch.zeros_like(flat)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
@@ -68,6 +73,8 @@ def train_members(
     for _ in range(epochs):
         order = full if batch_size == n else torch.argsort(torch.rand((members, n), generator=gen), dim=1)
         for start in range(0, n, batch_size):
+            if step >= steps:
+                return
             flat.grad = None
             loss_of_batch(packed.unpack(), order[:, start:start + batch_size]).backward()
             step += 1
