@@ -1,7 +1,9 @@
 """What every search space provides: a categorical view for strategies, an NNI ``ModelSpace``, a builder
-for a fixed model from a sample, and conversions between a sample and a compact string."""
+for a fixed model from a sample, and conversions between a sample and a compact string; and, for one-shot
+(differentiable) search, a supernet, the rule that derives a sample from op strengths, and the edge groups."""
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -39,3 +41,66 @@ class SearchSpace(ABC):
     @abstractmethod
     def from_string(self, text: str) -> Sample:
         """Parse the text form; raise ``ValueError`` naming the bad value."""
+
+    # -- one-shot interface (defaults: the model space's LayerChoice labels are the categorical labels) --------
+    def supernet_space(self, **model_kwargs: Any) -> "nn.Module":
+        """The network one-shot search relaxes: every searchable edge an NNI ``LayerChoice`` whose candidates are
+        keyed by op name, edges sharing a decision sharing a label. Default: :meth:`model_space`."""
+        return self.model_space(**model_kwargs)
+
+    def derive(self, weights: Mapping[str, Mapping[str, float]]) -> Sample:
+        """A sample of :meth:`categorical` from per-label op strengths ``{label: {op: float}}`` of the supernet.
+
+        Default: per label of :meth:`categorical`, the strongest op (ties: the first in choice order). Ops a
+        label's mapping leaves out are not candidates. A missing or unknown label, an unknown op, or a
+        non-finite strength raises a one-line ``ValueError`` naming it.
+        """
+        choices = self.categorical().as_dict()
+        table = check_strengths(weights, choices)
+        return {label: strongest(table[label], choices[label], label=label) for label in choices}
+
+    def edge_groups(self) -> dict[str, str]:
+        """Supernet label -> the group (node) it feeds, for per-node edge normalisation (PC-DARTS).
+        Default: every label its own group."""
+        return {label: label for label in self.categorical().labels}
+
+
+def check_strengths(weights: Any, choices: Mapping[str, Any]) -> dict[str, dict[Any, float]]:
+    """``weights`` as ``{label: {op: float}}`` for exactly the labels of ``choices`` (``label -> its ops``)."""
+    if not isinstance(weights, Mapping):
+        raise TypeError(f"op strengths must be a dict of label -> {{op: float}}, got {type(weights).__name__}")
+    missing = [label for label in choices if label not in weights]
+    if missing:
+        raise ValueError(f"op strengths are missing label {missing[0]!r}")
+    extra = sorted(str(label) for label in weights if label not in choices)
+    if extra:
+        raise ValueError(f"op strengths have unknown labels {extra}; expected {list(choices)}")
+    table: dict[str, dict[Any, float]] = {}
+    for label, ops in choices.items():
+        given = weights[label]
+        if not isinstance(given, Mapping):
+            raise TypeError(f"op strengths of {label!r} must be a dict of op -> float, got {type(given).__name__}")
+        row = {}
+        for op, value in given.items():
+            if op not in ops:
+                raise ValueError(f"unknown op {op!r} in the strengths of {label!r}; expected one of {list(ops)}")
+            try:
+                strength = float(value)
+            except (TypeError, ValueError):
+                raise TypeError(f"op strength of {op!r} on {label!r} must be a number, got {value!r}") from None
+            if not math.isfinite(strength):
+                raise ValueError(f"op strength of {op!r} on {label!r} is {strength}; expected a finite number")
+            row[op] = strength
+        table[label] = row
+    return table
+
+
+def strongest(row: Mapping[Any, float], order: Any, *, label: str) -> Any:
+    """The op of ``row`` with the largest strength; ties go to the first in ``order``."""
+    best, best_value = None, -math.inf
+    for op in order:
+        if op in row and (best is None or row[op] > best_value):
+            best, best_value = op, row[op]
+    if best is None:
+        raise ValueError(f"op strengths of {label!r} name none of its candidates {list(order)}")
+    return best

@@ -49,6 +49,16 @@ class NB201Space(SearchSpace):
         with model_context(clean):
             return NB201ModelSpace(**model_kwargs)
 
+    def supernet_space(self, *, op_channels_divisor: int = 1, **model_kwargs: Any) -> "NB201ModelSpace":
+        """The model space, optionally with candidate ops on ``1/op_channels_divisor`` of the channels (PC-DARTS)."""
+        from nni_effnas.search_spaces.nb201_network import NB201ModelSpace
+
+        return NB201ModelSpace(op_channels_divisor=op_channels_divisor, **model_kwargs)
+
+    def edge_groups(self) -> dict[str, str]:
+        """Edge label -> the node it feeds: ``"edge_0_2" -> "2"`` (PC-DARTS normalises edges per node)."""
+        return {label: label.rsplit("_", 1)[1] for label in EDGE_LABELS}
+
     def to_string(self, sample: Mapping[str, Any]) -> str:
         return sample_to_arch(self.categorical().validate(sample))
 

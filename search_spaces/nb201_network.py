@@ -112,9 +112,10 @@ class NB201Cell(nn.Module):
     In the model space each edge is a :class:`LayerChoice` over ``OPS``; in a frozen model it is the chosen op.
     """
 
-    def __init__(self, *, channels: int) -> None:
+    def __init__(self, *, channels: int, op_channels: int | None = None) -> None:
         super().__init__()
-        self.edges = nn.ModuleDict({label: _edge(label, channels) for label in EDGE_LABELS})
+        width = channels if op_channels is None else op_channels
+        self.edges = nn.ModuleDict({label: _edge(label, width) for label in EDGE_LABELS})
         self._incoming = tuple(
             tuple((j, label) for (j, i), label in zip(EDGES, EDGE_LABELS) if i == target) for target in (1, 2, 3)
         )
@@ -171,18 +172,25 @@ class NB201ModelSpace(ModelSpace):
     * ``with nni.nas.space.model_context(sample): NB201ModelSpace(...)``: a fresh network with its own weights,
       building only the chosen ops; about 0.05-0.09 s. :meth:`NB201Space.build` uses this route.
 
-    The paper's setting is ``channels=16, num_cells=5``.
+    The paper's setting is ``channels=16, num_cells=5``. ``op_channels_divisor`` ``K > 1`` builds every cell's
+    candidate ops on ``1/K`` of the cell's channels (for PC-DARTS's supernet, whose method feeds them a
+    ``1/K`` channel slice); the resulting network only runs under such a method. ``channels`` must be a
+    multiple of ``K``.
     """
 
-    def __init__(self, *, channels: int = 16, num_cells: int = 5, num_classes: int = 10, in_channels: int = 3) -> None:
+    def __init__(self, *, channels: int = 16, num_cells: int = 5, num_classes: int = 10, in_channels: int = 3,
+                 op_channels_divisor: int = 1) -> None:
         super().__init__()
         for name, value in (("channels", channels), ("num_cells", num_cells),
-                            ("num_classes", num_classes), ("in_channels", in_channels)):
+                            ("num_classes", num_classes), ("in_channels", in_channels),
+                            ("op_channels_divisor", op_channels_divisor)):
             _check_positive_int(name, value)
+        if channels % op_channels_divisor:
+            raise ValueError(f"channels={channels} is not a multiple of op_channels_divisor={op_channels_divisor}")
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, channels, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(channels)
         )
-        self.cells = nn.Sequential(*_stages(channels=channels, num_cells=num_cells))
+        self.cells = nn.Sequential(*_stages(channels=channels, num_cells=num_cells, divisor=op_channels_divisor))
         width = channels * 4
         self.lastact = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
@@ -193,13 +201,13 @@ class NB201ModelSpace(ModelSpace):
         return self.classifier(features.flatten(1))
 
 
-def _stages(*, channels: int, num_cells: int) -> list[nn.Module]:
+def _stages(*, channels: int, num_cells: int, divisor: int = 1) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for stage in range(3):
         width = channels * 2 ** stage
         if stage:
             layers.append(ResidualReduction(in_channels=width // 2, out_channels=width))
-        layers.extend(NB201Cell(channels=width) for _ in range(num_cells))
+        layers.extend(NB201Cell(channels=width, op_channels=width // divisor) for _ in range(num_cells))
     return layers
 
 
