@@ -1,0 +1,120 @@
+"""What a differentiable (one-shot) search method decides, as a small set of hooks.
+
+The training loop (:class:`nni_effnas.oneshot.search.OneShotSearch`) is the same for every method: alternate an
+architecture step on a validation batch and a weight step on a training batch. A method only says
+
+* which supernet it needs beyond the user's ``model_kwargs`` (:meth:`OneShotMethod.supernet_kwargs`: PC-DARTS's
+  narrower ops),
+* how architecture logits become mixing weights (:meth:`OneShotMethod.edge_weights`),
+* how one edge mixes its candidates with them (:meth:`OneShotMethod.mix`),
+* what it adds to the architecture loss (:meth:`OneShotMethod.arch_regularizer`),
+* how strong each op is when the final cell is derived (:meth:`OneShotMethod.strengths`),
+* what changes from epoch to epoch (:meth:`OneShotMethod.on_epoch_start`: temperatures, decays, stages),
+* what it adds to the training loop as Lightning callbacks (:meth:`OneShotMethod.callbacks`: early stops),
+* and whether the architecture gradient is first order or unrolled (``second_order``).
+
+The base class is DARTS's continuous relaxation (softmax-weighted sum, first order), so a variant overrides
+only what its paper changes. Methods keep their own schedule state in ``state_dict`` so a search resumes.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
+    from nni_effnas.oneshot.supernet import MixedOp, Supernet
+    from nni_effnas.search_spaces.base import SearchSpace
+
+__all__ = ["OneShotMethod"]
+
+
+class OneShotMethod:
+    """DARTS's relaxation; subclasses are the registered methods (``strategies.oneshot.ONESHOT``).
+
+    Args:
+        seed: seeds the method's own randomness (logit initialisation, Gumbel noise, ...).
+        init_scale: logits start as ``init_scale * N(0, 1)`` (DARTS: 1e-3).
+    """
+
+    name = "darts"
+    second_order = False
+
+    def __init__(self, *, seed: int = 0, init_scale: float = 1e-3) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {seed!r}")
+        if not isinstance(init_scale, (int, float)) or init_scale < 0:
+            raise ValueError(f"init_scale must be a number >= 0, got {init_scale!r}")
+        self.seed = seed
+        self.init_scale = float(init_scale)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.epoch = 0
+        self.max_epochs = 1
+
+    # --- set-up -------------------------------------------------------------------------------------------
+    def supernet_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments the method adds to ``space.supernet_space(**model_kwargs)`` (they win over the
+        user's), e.g. PC-DARTS's ``op_channels_divisor``. Default: none."""
+        return {}
+
+    def setup(self, supernet: "Supernet", *, space: "SearchSpace") -> None:
+        """Initialise the logits (and any extra architecture parameters the method needs; ``space`` gives
+        e.g. ``space.edge_groups()``)."""
+        with torch.no_grad():
+            for alpha in supernet.arch_parameters():
+                alpha.copy_(self.init_scale * torch.randn(alpha.shape, generator=self.generator))
+
+    def extra_arch_parameters(self) -> list[torch.nn.Parameter]:
+        """Architecture parameters the method owns besides ``alpha`` (PC-DARTS's edge betas, ...)."""
+        return []
+
+    # --- the relaxation -----------------------------------------------------------------------------------
+    def edge_weights(self, alpha: dict[str, torch.Tensor], *, training: bool) -> dict[str, torch.Tensor]:
+        """Per-label mixing weights for one forward pass (DARTS: softmax)."""
+        return {label: torch.softmax(a, dim=-1) for label, a in alpha.items()}
+
+    def mix(self, edge: "MixedOp", x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The edge's output: the weighted sum of its candidates (ops with an exactly-zero weight are skipped)."""
+        out = None
+        for w, op in zip(weights, edge.candidates):
+            if not w.requires_grad and float(w) == 0.0:
+                continue
+            term = w * op(x)
+            out = term if out is None else out + term
+        return out if out is not None else x.mul(0.0)
+
+    def arch_regularizer(self, alpha: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """A term added to the validation loss on the architecture step (None: nothing)."""
+        return None
+
+    # --- deriving the result ------------------------------------------------------------------------------
+    def strengths(self, alpha: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per-label op strengths the final cell is derived from (DARTS: softmax of the logits)."""
+        return {label: torch.softmax(a.detach(), dim=-1) for label, a in alpha.items()}
+
+    # --- schedules ----------------------------------------------------------------------------------------
+    def on_epoch_start(self, epoch: int, max_epochs: int) -> None:
+        """Called before every training epoch (0-based)."""
+        self.epoch, self.max_epochs = epoch, max(1, max_epochs)
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the search done at the start of this epoch, in [0, 1)."""
+        return self.epoch / self.max_epochs
+
+    def callbacks(self) -> list["pl.Callback"]:
+        """Lightning callbacks the method needs (DARTS+'s early stop, ...); the runner adds them."""
+        return []
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "max_epochs": self.max_epochs, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch, self.max_epochs = int(state["epoch"]), int(state["max_epochs"])
+        self.generator.set_state(state["generator"])
+
+    def hparams(self) -> dict[str, Any]:
+        """The constructor arguments, for logs and reports."""
+        return {"seed": self.seed, "init_scale": self.init_scale}

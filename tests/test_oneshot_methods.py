@@ -1,0 +1,357 @@
+"""Every registered one-shot method on tiny NAS-Bench-201 and DARTS supernets (2 training steps each: gradients,
+determinism, resume), and one behavioural test per paper."""
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities import CombinedLoader
+from torch.utils.data import DataLoader, TensorDataset
+
+from nni_effnas.oneshot.search import OneShotSearch
+from nni_effnas.oneshot.supernet import Supernet
+from nni_effnas.search_spaces import get_space
+from nni_effnas.strategies.oneshot import ONESHOT, create_method
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+TINY = {"nb201": {"channels": 4, "num_cells": 1}, "darts": {"channels": 4, "layers": 3}}
+METHODS = ONESHOT.names()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_lightning():
+    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _batches(seed: int, n: int = 8, size: int = 16) -> DataLoader:
+    g = torch.Generator().manual_seed(seed)
+    data = TensorDataset(torch.randn(n, 3, size, size, generator=g), torch.randint(0, 10, (n,), generator=g))
+    return DataLoader(data, batch_size=4)
+
+
+def _module(space: str, name: str, *, seed: int = 0, **method_args) -> OneShotSearch:
+    pl.seed_everything(seed, verbose=False)
+    return OneShotSearch(space=get_space(space), method=create_method(name, seed=seed, **method_args),
+                         model_kwargs=TINY[space])
+
+
+def _trainer(max_epochs: int = 1, callbacks=()) -> pl.Trainer:
+    return pl.Trainer(max_epochs=max_epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
+                      enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                      callbacks=list(callbacks))
+
+
+def _fit(module: OneShotSearch, max_epochs: int = 1, callbacks=()) -> pl.Trainer:
+    """Two training steps per epoch (two batches of 4 for the weights, two for the architecture)."""
+    trainer = _trainer(max_epochs, callbacks)
+    trainer.fit(module, train_dataloaders=CombinedLoader({"train": _batches(1), "val": _batches(2)}, mode="min_size"))
+    return trainer
+
+
+def _arch_grads(module: OneShotSearch) -> list[torch.Tensor]:
+    x, y = next(iter(_batches(3, n=2, size=8)))
+    for p in module.all_arch_parameters():
+        p.grad = None
+    module.train()
+    loss = module._arch_loss_with_penalties(x, y)
+    loss.backward()
+    return [torch.zeros_like(p) if p.grad is None else p.grad for p in module.all_arch_parameters()]
+
+
+def _check_method(space: str, name: str) -> None:
+    first = _module(space, name)
+    alpha0 = {k: v.detach().clone() for k, v in first.supernet.alpha.items()}
+    _fit(first)
+    assert any(not torch.equal(alpha0[k], v) for k, v in first.supernet.alpha.items())  # the arch steps ran
+    second = _module(space, name)
+    _fit(second)
+    assert first.derived_sample() == second.derived_sample()
+    x = next(iter(_batches(4)))[0]
+    first.eval(), second.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(first(x), second(x), rtol=0, atol=0)
+
+    # resume: a fresh module + method loaded from the states continues exactly as the original does
+    resumed = _module(space, name, seed=1)
+    resumed.load_state_dict(first.state_dict())
+    resumed.method.load_state_dict(first.method.state_dict())
+    first.train(), resumed.train()
+    with torch.no_grad():
+        out_first = first.supernet(x, method=first.method, training=True)
+        out_resumed = resumed.supernet(x, method=resumed.method, training=True)
+    torch.testing.assert_close(out_first, out_resumed, rtol=0, atol=0)
+    a, b = first.method.state_dict(), resumed.method.state_dict()
+    assert a.keys() == b.keys() and torch.equal(a["generator"], b["generator"])
+    _check_gradients(first)
+
+
+def _check_gradients(module: OneShotSearch) -> None:
+    n_alpha = len(module.supernet.arch_parameters())
+    grads = _arch_grads(module)
+    assert all(g.abs().sum() > 0 for g in grads[:n_alpha])  # every label's logits get a gradient
+    if len(grads) > n_alpha:
+        assert sum(float(g.abs().sum()) for g in grads[n_alpha:]) > 0  # and the method's own parameters
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_method_trains_deterministically_and_resumes_on_nb201(name):
+    _check_method("nb201", name)
+
+
+@pytest.fixture(scope="module")
+def darts_supernets():
+    """One tiny DARTS supernet per ``op_channels_divisor`` (building one costs about a second), shared by the
+    methods: each test's ``method.setup`` re-initialises the logits."""
+    space = get_space("darts")
+    cache: dict[int, Supernet] = {}
+
+    def get(divisor: int) -> Supernet:
+        if divisor not in cache:
+            torch.manual_seed(0)
+            cache[divisor] = Supernet(space.supernet_space(**TINY["darts"], op_channels_divisor=divisor))
+        return cache[divisor]
+
+    return get
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_method_runs_on_the_darts_space(name, darts_supernets):
+    """One architecture backward pass on a 3-cell DARTS supernet (normal cell, reduction cell with stride-2
+    edges, normal cell): the shapes fit, every logit (and extra parameter) gets a gradient, and the space
+    derives a valid cell from the method's strengths."""
+    space = get_space("darts")
+    method = create_method(name, seed=0)
+    net = darts_supernets(method.supernet_kwargs().get("op_channels_divisor", 1))
+    method.setup(net, space=space)
+    method.on_epoch_start(0, 1)
+    params = net.arch_parameters() + method.extra_arch_parameters()
+    for p in params:
+        p.grad = None
+    x, y = next(iter(_batches(3, n=2, size=8)))
+    net.train()
+    loss = torch.nn.functional.cross_entropy(net(x, method=method, training=True), y)
+    extra = method.arch_regularizer(dict(net.alpha))
+    (loss if extra is None else loss + extra).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.arch_parameters())
+    if method.extra_arch_parameters():
+        assert sum(float(p.grad.abs().sum()) for p in method.extra_arch_parameters() if p.grad is not None) > 0
+    strengths = {k: dict(zip(net.op_names[k], map(float, v))) for k, v in method.strengths(dict(net.alpha)).items()}
+    assert space.categorical().validate(space.derive(strengths))
+
+
+def _supernet(name: str, space: str = "nb201", **method_args):
+    space_obj = get_space(space)
+    method = create_method(name, seed=0, **method_args)
+    net = Supernet(space_obj.supernet_space(**TINY[space], **method.supernet_kwargs()))
+    method.setup(net, space=space_obj)
+    return net, method
+
+
+# --- FairDARTS ------------------------------------------------------------------------------------------------
+def test_fair_darts_weights_are_independent_sigmoids_and_l01_pushes_them_apart():
+    from nni_effnas.strategies.oneshot.fair_darts import zero_one_loss
+
+    net, method = _supernet("fair_darts", w01=10.0)
+    weights = method.edge_weights(dict(net.alpha), training=True)
+    assert all(abs(float(w.sum()) - 1.0) > 0.5 for w in weights.values())  # ~5 x 0.5, not a softmax
+    alpha = {"a": torch.tensor([0.0, 2.0]), "b": torch.tensor([-1.0])}
+    by_hand = -((0.5 - 0.5) ** 2 + (1 / (1 + math.exp(-2)) - 0.5) ** 2 + (1 / (1 + math.e) - 0.5) ** 2) / 3
+    assert float(zero_one_loss(alpha)) == pytest.approx(by_hand)
+    params = {k: v.detach().clone().requires_grad_() for k, v in net.alpha.items()}
+    before = torch.cat([(torch.sigmoid(p) - 0.5).abs().detach() for p in params.values()])
+    opt = torch.optim.SGD(params.values(), lr=1.0)
+    for _ in range(5):
+        opt.zero_grad()
+        method.arch_regularizer(params).backward()
+        opt.step()
+    after = torch.cat([(torch.sigmoid(p) - 0.5).abs().detach() for p in params.values()])
+    assert (after > before).all()
+    assert method.strengths(dict(net.alpha))["edge_0_1"].tolist() == pytest.approx(
+        torch.sigmoid(net.alpha["edge_0_1"]).tolist())
+
+
+# --- PC-DARTS ------------------------------------------------------------------------------------------------------
+def test_pc_darts_ops_see_a_quarter_of_the_channels_and_hold_far_fewer_parameters():
+    net, method = _supernet("pc_darts")
+    seen: set[tuple[int, int]] = set()
+    for edge in net.edges:
+        for op in edge.candidates:
+            op.register_forward_pre_hook(lambda m, args, edge=edge: seen.add((id(edge), args[0].shape[1])))
+    widths = {}
+    for edge in net.edges:
+        edge.register_forward_pre_hook(lambda m, args: widths.update({id(m): args[0].shape[1]}))
+    out = net(torch.randn(2, 3, 16, 16), method=method, training=True)
+    assert out.shape == (2, 10)
+    assert seen == {(edge_id, widths[edge_id] // 4) for edge_id in widths}
+
+    darts_net, _ = _supernet("darts")
+    op_params = lambda n: sum(p.numel() for e in n.edges for p in e.candidates.parameters())  # noqa: E731
+    assert 0 < op_params(net) <= op_params(darts_net) / 4
+
+    weights = method.edge_weights(dict(net.alpha), training=True)
+    betas = method.normalised_betas()
+    for label, w in weights.items():
+        assert float(w.sum()) == pytest.approx(float(betas[label]))
+    groups = get_space("nb201").edge_groups()
+    for node in set(groups.values()):
+        assert sum(float(betas[label]) for label in groups if groups[label] == node) == pytest.approx(1.0)
+
+
+def test_pc_darts_bypass_is_scaled_shuffled_and_pooled_on_stride_two_edges():
+    from nni_effnas.strategies.oneshot.pc_darts import channel_shuffle
+
+    net, method = _supernet("pc_darts", space="darts")
+    x = torch.arange(8.0).view(1, 8, 1, 1)
+    assert channel_shuffle(x, 4).flatten().tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
+    reduce_edge = next(e for e in net.edges if e.label == "reduce_0_2")
+    weights = torch.zeros(len(reduce_edge.names))
+    weights[reduce_edge.names.index("none")] = 0.5  # the mixed part is zero, the bypass is scaled by 0.5
+    x = torch.randn(2, 8, 8, 8)
+    out = method.mix(reduce_edge, x, weights)
+    assert out.shape == (2, 8, 4, 4)
+    expected_bypass = 0.5 * torch.nn.functional.max_pool2d(x[:, 2:], 2, 2)
+    unshuffled = out.view(2, 2, 4, 4, 4).transpose(1, 2).reshape(2, 8, 4, 4)  # inverse of the shuffle
+    torch.testing.assert_close(unshuffled[:, 2:], expected_bypass)
+    assert unshuffled[:, :2].abs().sum() == 0
+
+
+# --- DARTS- -------------------------------------------------------------------------------------------------------
+def test_darts_minus_beta_decays_to_zero_and_the_auxiliary_skip_is_in_the_output():
+    net, method = _supernet("darts_minus", beta0=1.0)
+    betas = []
+    for epoch in range(5):
+        method.on_epoch_start(epoch, 5)
+        betas.append(method.beta)
+    assert betas == pytest.approx([1.0, 0.75, 0.5, 0.25, 0.0])
+    edge = net.edges[0]
+    x = torch.randn(2, 4, 8, 8)
+    zero = torch.zeros(len(edge.names))
+    method.on_epoch_start(1, 5)
+    torch.testing.assert_close(method.mix(edge, x, zero), 0.75 * x)  # identity skip, weighted by beta
+    method.on_epoch_start(4, 5)
+    assert method.mix(edge, x, zero).abs().sum() == 0
+    darts_net, darts_minus = _supernet("darts_minus", space="darts")
+    reduce_edge = next(e for e in darts_net.edges if e.label == "reduce_1_2")
+    out = darts_minus.mix(reduce_edge, torch.randn(2, 8, 8, 8), torch.zeros(len(reduce_edge.names)))
+    assert out.shape == (2, 8, 4, 4) and out.abs().sum() > 0  # FactorizedReduce on a stride-2 edge
+
+
+# --- DARTS+ ------------------------------------------------------------------------------------------------------
+def test_darts_plus_stops_the_run_when_the_skip_rule_fires():
+    module = _module("nb201", "darts_plus", criterion="skip", max_skips=2)
+    with torch.no_grad():
+        for label, a in module.supernet.alpha.items():
+            a[module.op_names(label).index("skip_connect")] = 5.0
+    callbacks = module.method.callbacks()
+    trainer = _fit(module, max_epochs=5, callbacks=callbacks)
+    assert trainer.current_epoch == 1  # stopped after the first epoch of five
+    assert "skip connections" in callbacks[0].stop_reason
+    assert not callbacks[0].hessian
+    _, darts_plus = _supernet("darts_plus", space="darts")
+    assert darts_plus.label_prefix == "normal_"
+
+
+# --- DrNAS -----------------------------------------------------------------------------------------------------------
+def test_drnas_samples_differ_per_step_are_seeded_and_the_mean_is_used_at_eval():
+    net, method = _supernet("drnas")
+    alpha = dict(net.alpha)
+    state = torch.get_rng_state()
+    first = method.edge_weights(alpha, training=True)
+    second = method.edge_weights(alpha, training=True)
+    assert torch.equal(state, torch.get_rng_state())  # the global stream is untouched
+    assert all(not torch.allclose(first[k], second[k]) for k in alpha)
+    assert all(float(w.sum()) == pytest.approx(1.0) for w in first.values())
+    _, again = _supernet("drnas")
+    assert all(torch.equal(first[k], w) for k, w in again.edge_weights(alpha, training=True).items())
+    evaluation = method.edge_weights(alpha, training=False)
+    for label, a in alpha.items():
+        c = torch.nn.functional.elu(a) + 1
+        torch.testing.assert_close(evaluation[label], c / c.sum())
+    zero = {k: torch.zeros_like(v) for k, v in alpha.items()}  # concentration 1 = the prior: KL 0
+    assert float(method.arch_regularizer(zero)) == pytest.approx(0.0, abs=1e-6)
+    assert float(method.arch_regularizer({k: v + 1.0 for k, v in zero.items()})) > 0
+
+
+# --- beta-DARTS ------------------------------------------------------------------------------------------------------
+def test_beta_darts_regulariser_by_hand():
+    method = create_method("beta_darts", lam_min=0.0, lam_max=2.0)
+    alpha = {"a": torch.tensor([0.0, math.log(3.0)]), "b": torch.tensor([1.0, 1.0, 1.0])}
+    method.on_epoch_start(0, 5)
+    assert method.lam == 0.0 and method.arch_regularizer(alpha) is None
+    method.on_epoch_start(2, 5)
+    assert method.lam == pytest.approx(1.0)
+    by_hand = 1.0 * (math.log(1 + 3) + (1 + math.log(3))) / 2
+    assert float(method.arch_regularizer(alpha)) == pytest.approx(by_hand)
+    method.on_epoch_start(4, 5)
+    assert float(method.arch_regularizer(alpha)) == pytest.approx(2 * by_hand)
+
+
+# --- P-DARTS ---------------------------------------------------------------------------------------------------------
+def test_p_darts_masks_dropped_ops_and_drops_out_skips():
+    keep = {"edge_0_1": ["skip_connect", "nor_conv_3x3"], "edge_1_3": ["none"]}
+    net, method = _supernet("p_darts", keep=keep, skip_dropout=0.5)
+    calls: dict[str, set[str]] = {}
+    for edge in net.edges:
+        for name, op in zip(edge.names, edge.candidates):
+            op.register_forward_hook(lambda m, i, o, label=edge.label, name=name: calls.setdefault(label, set()).add(name))
+    net.train()
+    net(torch.randn(2, 3, 16, 16), method=method, training=True).sum().backward()
+    assert calls["edge_0_1"] == {"skip_connect", "nor_conv_3x3"} and calls["edge_1_3"] == {"none"}
+    assert len(calls["edge_0_2"]) == 5
+    weights = method.edge_weights(dict(net.alpha), training=True)
+    assert weights["edge_0_1"][[0, 2, 4]].tolist() == [0.0, 0.0, 0.0]
+    assert float(weights["edge_0_1"].sum()) == pytest.approx(1.0)
+    assert net.alpha["edge_0_1"].grad[[0, 2, 4]].abs().sum() == 0
+    assert net.alpha["edge_0_1"].grad[[1, 3]].abs().sum() > 0
+    strengths = {k: dict(zip(net.op_names[k], map(float, v))) for k, v in method.strengths(dict(net.alpha)).items()}
+    assert get_space("nb201").derive(strengths)["edge_1_3"] == "none"
+    edge = next(e for e in net.edges if e.label == "edge_0_1")
+    dropped = method._dropout(torch.ones(1000))
+    assert set(dropped.unique().tolist()) == {0.0, 2.0}  # p = 0.5 at epoch 0, rescaled by 1 / (1 - p)
+    method.on_epoch_start(5, 10)
+    assert method.dropout_rate == pytest.approx(0.5 * math.exp(-1.0))
+    assert edge.label == "edge_0_1"
+    with pytest.raises(ValueError, match="non-empty subset"):
+        _supernet("p_darts", keep={"edge_0_1": ["sep_conv_3x3"]})
+
+
+def test_p_darts_limit_skips_keeps_the_strongest_skips():
+    from nni_effnas.strategies.oneshot.p_darts import limit_skips, top_ops
+
+    space = get_space("nb201")
+    ops = list(space.categorical().as_dict()["edge_0_1"])
+    weights = {label: dict.fromkeys(ops, 0.1) for label in space.categorical().labels}
+    for label, skip in (("edge_0_1", 0.9), ("edge_0_2", 0.5), ("edge_1_2", 0.7)):
+        weights[label]["skip_connect"] = skip
+    weights["edge_0_2"]["nor_conv_1x1"] = 0.3
+    sample = limit_skips(space, weights, max_skips=1)
+    assert sample["edge_0_1"] == "skip_connect"
+    assert sample["edge_0_2"] == "nor_conv_1x1" and sample["edge_1_2"] == "none"  # ties: the first op
+    assert top_ops({"e": {"a": 0.1, "b": 0.5, "c": 0.0, "d": 0.3}}, 2) == {"e": ["b", "d"]}
+
+
+def test_run_pdarts_keeps_the_top_ops_from_stage_to_stage():
+    from nni_effnas.strategies.oneshot.p_darts import run_pdarts
+
+    result = run_pdarts(space="nb201", dataset="digits", epochs=1, batch_size=16, limit=64, val_limit=32,
+                        model_kwargs={"channels": 4}, depths=(1, 2, 3), keep_ops=(4, 3), max_skips=1, seed=0)
+    stages = result.extra["stages"]
+    assert [s["depth"] for s in stages] == [1, 2, 3] and stages[0]["keep"] is None
+    for previous, stage, n in ((stages[0], stages[1], 4), (stages[1], stages[2], 3)):
+        for label, kept in stage["keep"].items():
+            row = previous["weights"][label]
+            assert len(kept) == n
+            assert min(row[op] for op in kept) >= max(row[op] for op in row if op not in kept)
+    for label, kept in stages[2]["keep"].items():
+        assert result.sample[label] in kept
+        assert all(v == 0.0 for op, v in result.weights[label].items() if op not in kept)
+    assert sum(op == "skip_connect" for op in result.sample.values()) <= 1
+    assert result.arch == get_space("nb201").to_string(result.sample)
