@@ -1,15 +1,18 @@
 """Evaluators turn a sample of a search space into a metric dict (``default`` is the reward).
 
 Registered in ``EVALUATORS``: ``benchmark`` (NAS-Bench-201 lookup, simulated cost), ``train`` (PyTorch
-Lightning on real data) and ``zero-cost`` (zero-cost proxies of the untrained network). The same objects serve
-``effnas-trial`` under NNI and the in-process API.
+Lightning on real data), ``zero-cost`` (zero-cost proxies of the untrained network) and ``oneshot`` (a whole
+differentiable search per trial; its input is the trial's parameters, not a sample of the space: see
+:class:`OneShotEvaluator`). The same objects serve ``effnas-trial`` under NNI and the in-process API.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from nni_effnas.registry import Registry
 from nni_effnas.search_spaces import SearchSpace
@@ -18,7 +21,13 @@ Report = Callable[[dict[str, Any]], None]
 
 
 class Evaluator(ABC):
-    """Evaluate one sample; call ``report`` with intermediate metric dicts if given."""
+    """Evaluate one sample; call ``report`` with intermediate metric dicts if given.
+
+    ``takes`` says what ``evaluate`` receives as its first argument: ``"sample"`` (a sample of the space, the
+    default) or ``"parameters"`` (the trial's parameters as a dict, e.g. ``{"method": "gdas", "seed": 1}``).
+    """
+
+    takes: str = "sample"
 
     @abstractmethod
     def evaluate(self, sample: Mapping[str, Any], *, space: SearchSpace, report: Report | None = None) -> dict[str, Any]:
@@ -34,6 +43,21 @@ def create_evaluator(name: str, **kwargs: Any) -> Evaluator:
         return cls(**kwargs)
     except TypeError as exc:
         raise ValueError(f"bad arguments for evaluator {name!r}: {exc}") from None
+
+
+def model_size_kwargs(space: str, *, channels: int, cells: int) -> dict[str, int]:
+    """The network-size keyword arguments of space ``space`` for ``channels`` and ``cells`` per stage.
+
+    NAS-Bench-201's networks take ``num_cells`` (cells per stage, three stages); DARTS's take ``layers`` (cells in
+    all, reductions at 1/3 and 2/3), so ``cells`` per stage becomes ``layers = 3 * cells`` there. Other spaces
+    get ``channels`` and ``num_cells``.
+    """
+    for name, value in (("channels", channels), ("cells", cells)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    if space == "darts":
+        return {"channels": channels, "layers": 3 * cells}
+    return {"channels": channels, "num_cells": cells}
 
 
 @EVALUATORS.register("benchmark", aliases=("bench", "tabular"))
@@ -94,7 +118,7 @@ class TrainingEvaluator(Evaluator):
         DATASETS.canonical(dataset)  # fail early on an unknown name
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
-        self.model_kwargs = {"channels": channels, "num_cells": num_cells}
+        self.channels, self.num_cells = channels, num_cells
         self.train_kwargs = dict(dataset=dataset, data_dir=data_dir, epochs=epochs, batch_size=batch_size,
                                  learning_rate=learning_rate, seed=seed, limit=limit, out_dir=out_dir,
                                  accelerator=accelerator)
@@ -105,7 +129,8 @@ class TrainingEvaluator(Evaluator):
         clean = space.categorical().validate(sample)
 
         def build(data: Any) -> Any:
-            return space.build(clean, in_channels=data.in_channels, num_classes=data.num_classes, **self.model_kwargs)
+            return space.build(clean, in_channels=data.in_channels, num_classes=data.num_classes,
+                               **model_size_kwargs(space.name, channels=self.channels, cells=self.num_cells))
 
         metrics = TrainEvaluator(**self.train_kwargs).evaluate(build, report=report)
         return {**metrics, "arch": space.to_string(clean), "sample": clean}
@@ -153,3 +178,201 @@ class ZeroCostEvaluator(Evaluator):
             "arch": space.to_string(clean),
             "sample": clean,
         }
+
+
+#: Trial parameters that go to the search loop (:class:`nni_effnas.oneshot.search.OneShotSearch`), not the method.
+ONESHOT_SEARCH_ARGS = ("w_lr", "w_lr_min", "w_momentum", "w_weight_decay", "grad_clip", "a_lr", "a_weight_decay",
+                       "warmup_epochs")
+
+
+@dataclass(frozen=True)
+class OneShotParameters:
+    """A one-shot trial's parameters, split: the method key, the seed, the method's and the loop's arguments."""
+
+    method: str
+    seed: int
+    method_args: dict[str, Any]
+    search_args: dict[str, Any]
+
+    @classmethod
+    def parse(cls, parameters: Mapping[str, Any], *, default_method: str = "darts",
+              default_seed: int = 0) -> "OneShotParameters":
+        """``{"method": KEY or {"_name": KEY, **method_args}, "seed": int, "method_args": {...}, **rest}``.
+
+        ``method`` is an ONESHOT key (NNI's nested choice form ``{"_name": ...}`` is accepted, its other entries
+        are method arguments); keys of :data:`ONESHOT_SEARCH_ARGS` go to the search loop; every other key is a
+        method argument. Bad values raise a one-line ``ValueError``.
+        """
+        from nni_effnas.strategies.oneshot import ONESHOT
+
+        if not isinstance(parameters, Mapping):
+            raise ValueError(f"one-shot trial parameters must be a dict, got {parameters!r}")
+        rest = dict(parameters)
+        method = rest.pop("method", default_method)
+        method_args: dict[str, Any] = {}
+        if isinstance(method, Mapping):
+            method_args.update({k: v for k, v in method.items() if k != "_name"})
+            method = method.get("_name")
+        if not isinstance(method, str):
+            raise ValueError(f"parameter 'method' must be a one-shot method key, got {method!r}")
+        method = ONESHOT.canonical(method)
+        seed = rest.pop("seed", default_seed)
+        if isinstance(seed, float) and seed.is_integer():
+            seed = int(seed)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"parameter 'seed' must be an int, got {seed!r}")
+        extra = rest.pop("method_args", {}) or {}
+        if not isinstance(extra, Mapping):
+            raise ValueError(f"parameter 'method_args' must be a dict, got {extra!r}")
+        method_args.update(extra)
+        search_args = {k: rest.pop(k) for k in ONESHOT_SEARCH_ARGS if k in rest}
+        method_args.update(rest)
+        return cls(method=method, seed=seed, method_args=method_args, search_args=search_args)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "seed": self.seed, **self.method_args, **self.search_args}
+
+
+@EVALUATORS.register("oneshot", aliases=("one_shot",))
+class OneShotEvaluator(Evaluator):
+    """One differentiable search per trial: :func:`nni_effnas.oneshot.run_oneshot`, so NNI's web UI compares
+    methods and seeds (``trials/configs/nb201_oneshot.yml``).
+
+    ``evaluate`` takes the trial's *parameters* (see :meth:`OneShotParameters.parse`), not a sample. After every
+    epoch it reports ``default`` (the derived cell's benchmark accuracy: NAS-Bench-201's CIFAR-10 test accuracy
+    after 200 epochs, from the offline table, when the space is ``nb201``; else the supernet's validation
+    accuracy), ``val_acc`` (the supernet's), ``skip_count``, ``alpha_entropy`` and ``hessian_eig`` (from
+    :class:`~nni_effnas.oneshot.monitor.CollapseMonitor`; ``None`` unless ``hessian=True``: power iteration costs
+    about 20 double back-propagations an epoch), ``arch`` (the derived cell) and ``epoch`` (from 1). The final
+    result has the same keys, for NAS-Bench-201 also ``cifar100`` and ``imagenet16`` (test accuracies of the
+    derived cell), the derived ``sample``, the ``parameters`` as understood, and the paths ``derived_json`` and
+    ``checkpoint_dir``.
+
+    Files, in ``out_dir`` (under NNI: the trial's output directory; ``None``: a fresh temporary directory):
+    ``derived.json`` (space, arch string, sample, method, seed, run settings, table accuracies) and
+    ``oneshot-ckpt/<key>/last.ckpt``, where ``key`` hashes every setting except ``epochs``. A run that finds its
+    checkpoint resumes from it (``run_oneshot(resume=True)``): weights, optimisers, logits, the method's state, the
+    monitor's history; intermediate results are reported for the epochs trained in this run only. Raising
+    ``epochs`` with the same settings extends a finished search.
+    """
+
+    takes = "parameters"
+
+    def __init__(self, *, dataset: str = "digits", data_dir: str | Path | None = None, epochs: int = 3,
+                 batch_size: int = 64, channels: int = 16, num_cells: int = 1, limit: int | None = None,
+                 val_limit: int | None = 2000, hessian: bool = False, method: str = "darts", seed: int = 0,
+                 out_dir: str | Path | None = None, accelerator: str = "cpu") -> None:
+        from nni_effnas.trials.data import DATASETS
+
+        DATASETS.canonical(dataset)
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+        self.dataset, self.data_dir, self.epochs, self.batch_size = dataset, data_dir, epochs, batch_size
+        self.channels, self.num_cells, self.limit, self.val_limit = channels, num_cells, limit, val_limit
+        self.hessian, self.method, self.seed = bool(hessian), method, seed
+        self.out_dir, self.accelerator = out_dir, accelerator
+
+    def evaluate(self, sample: Mapping[str, Any], *, space: SearchSpace, report: Report | None = None) -> dict[str, Any]:
+        import tempfile
+
+        from nni_effnas.oneshot import run_oneshot
+        from nni_effnas.oneshot.monitor import CollapseMonitor
+        from nni_effnas.trials.train import _quiet_lightning
+
+        params = OneShotParameters.parse(sample, default_method=self.method, default_seed=self.seed)
+        model_kwargs = model_size_kwargs(space.name, channels=self.channels, cells=self.num_cells)
+        out_dir = Path(tempfile.mkdtemp(prefix="effnas-oneshot-") if self.out_dir is None else self.out_dir)
+        settings = {"space": space.name, **params.to_dict(), "dataset": self.dataset, "limit": self.limit,
+                    "val_limit": self.val_limit, "batch_size": self.batch_size, "model_kwargs": model_kwargs}
+        ckpt_dir = out_dir / "oneshot-ckpt" / _settings_key(settings)
+        resume = (ckpt_dir / "last.ckpt").is_file()
+        monitor = CollapseMonitor(hessian=self.hessian, seed=params.seed)
+        reporter = _epoch_reporter(space=space, monitor=monitor, report=report)
+        with _quiet_lightning(), _non_finite_as_floating_point_error():
+            result = run_oneshot(
+                space=space.name, method=params.method, method_args=params.method_args, dataset=self.dataset,
+                data_dir=self.data_dir, limit=self.limit, val_limit=self.val_limit, epochs=self.epochs,
+                batch_size=self.batch_size, model_kwargs=model_kwargs, search_args=params.search_args,
+                seed=params.seed, accelerator=self.accelerator, callbacks=[monitor, reporter],
+                checkpoint_dir=ckpt_dir, resume=resume)
+        last = monitor.history[-1] if monitor.history else {}
+        val_acc = next((h["val_acc"] for h in reversed(result.history) if "val_acc" in h), None)
+        metrics = _epoch_metrics(space, result.sample, val_acc=val_acc, record=last)
+        metrics["epoch"] = result.epochs
+        extra_acc = _benchmark_accuracies(space, result.sample)
+        metrics.update({k: v for k, v in extra_acc.items() if k != "cifar10"})
+        derived = {"space": space.name, "arch": result.arch, "sample": dict(result.sample),
+                   "method": params.method, "seed": params.seed, "parameters": params.to_dict(),
+                   "dataset": self.dataset, "epochs": result.epochs, "model_kwargs": model_kwargs,
+                   "benchmark_test_acc": extra_acc or None}
+        derived_path = out_dir / "derived.json"
+        _write_json(derived_path, derived)
+        metrics.update({"sample": dict(result.sample), "parameters": params.to_dict(), "resumed": resume,
+                        "seconds": result.seconds, "derived_json": str(derived_path),
+                        "checkpoint_dir": str(ckpt_dir)})
+        return metrics
+
+
+@contextlib.contextmanager
+def _non_finite_as_floating_point_error() -> Iterator[None]:
+    """A diverged search is a failed evaluation (``effnas-trial`` exit status 1), not a crash."""
+    from nni_effnas.oneshot.search import NonFiniteLossError
+
+    try:
+        yield
+    except NonFiniteLossError as exc:
+        raise FloatingPointError(str(exc)) from None
+
+
+def _settings_key(settings: Mapping[str, Any]) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _write_json(path: Path, data: Any) -> None:
+    import json
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _benchmark_accuracies(space: SearchSpace, sample: Mapping[str, Any]) -> dict[str, float]:
+    """NAS-Bench-201 200-epoch test accuracies of ``sample`` per dataset (empty for other spaces)."""
+    if space.name != "nb201":
+        return {}
+    from nni_effnas.nb201 import load_table
+
+    table = load_table()
+    return {ds: table.query(sample, ds)["test_acc_200ep"] for ds in ("cifar10", "cifar100", "imagenet16")}
+
+
+def _epoch_metrics(space: SearchSpace, sample: Mapping[str, Any], *, val_acc: float | None,
+                   record: Mapping[str, Any]) -> dict[str, Any]:
+    bench = _benchmark_accuracies(space, sample)
+    return {"default": bench["cifar10"] if bench else val_acc, "val_acc": val_acc,
+            "skip_count": record.get("skip_count"), "alpha_entropy": record.get("alpha_entropy"),
+            "hessian_eig": record.get("hessian_eig"), "arch": space.to_string(sample)}
+
+
+def _epoch_reporter(*, space: SearchSpace, monitor: Any, report: Report | None) -> Any:
+    """A Lightning callback that calls ``report`` after each trained epoch with :func:`_epoch_metrics`; it must
+    come after ``monitor`` in the callback list (it reads the monitor's record of the epoch)."""
+    import pytorch_lightning as pl
+
+    class EpochReporter(pl.Callback):
+        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: Any) -> None:
+            epoch = trainer.current_epoch + 1
+            record = monitor.history[-1] if monitor.history and monitor.history[-1]["epoch"] == epoch else {}
+            val_acc = trainer.callback_metrics.get("val_acc")
+            metrics = _epoch_metrics(space, pl_module.derived_sample(),
+                                     val_acc=None if val_acc is None else float(val_acc), record=record)
+            metrics["epoch"] = epoch
+            if report is not None:
+                report(metrics)
+
+    return EpochReporter()

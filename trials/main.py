@@ -3,7 +3,9 @@
 Under NNI (``trialCommand: effnas-trial --space nb201 --evaluator benchmark``) it reads the sample from
 ``nni.get_next_parameter()``, evaluates it, sends intermediate results and the final metric dict (``default``
 plus named metrics and the sample itself) to NNI. Standalone it takes ``--arch`` / ``--index`` / ``--sample``
-and prints the metric dict as JSON. Bad input exits with status 2 and one line naming the bad value; an
+and prints the metric dict as JSON. The ``oneshot`` evaluator runs a whole differentiable search per trial: its
+input is the trial's parameters (``{"method": "gdas", "seed": 1, ...}`` from NNI, or ``--params`` / ``--method``
+and ``--seed`` standalone) rather than a sample. Bad input exits with status 2 and one line naming the bad value; an
 evaluation whose ``default`` is not a finite number (e.g. a zero-cost proxy undefined for the network) exits
 with status 1 and one line, reporting nothing; any other failing evaluation exits non-zero. NNI then marks the
 trial FAILED and the search goes on.
@@ -51,7 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None,
                    help="zero-cost: score cache file (default $NNI_EFFNAS_CACHE or "
                         "~/.cache/nni-effnas/zerocost.sqlite; 'none' disables)")
-    p.add_argument("--seed", type=int, default=0, help="train: training seed; zero-cost: weights and proxy batch seed")
+    p.add_argument("--seed", type=int, default=0,
+                   help="train: training seed; zero-cost: weights and proxy batch seed; oneshot: search seed "
+                        "(a 'seed' trial parameter overrides it)")
+    p.add_argument("--method", default="darts",
+                   help="oneshot: one-shot method key (a 'method' trial parameter overrides it)")
+    p.add_argument("--params", default=None,
+                   help='oneshot, standalone: trial parameters as a JSON dict, e.g. \'{"method": "gdas", "seed": 1, '
+                        '"tau_max": 5}\'')
+    p.add_argument("--val-limit", type=int, default=2000, help="oneshot: held-out images measuring the supernet")
+    p.add_argument("--hessian", action="store_true",
+                   help="oneshot: report the dominant Hessian eigenvalue of the architecture loss (slower)")
     return p
 
 
@@ -69,7 +81,30 @@ def evaluator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
                 "batch_size": args.zc_batch_size, "seed": args.seed, "channels": args.channels,
                 "num_cells": 5 if args.cells is None else args.cells, "cache": args.cache,
                 "device": args.device or "cpu"}
+    if name == "oneshot":
+        return {"dataset": args.dataset or "digits", "data_dir": args.data_dir, "epochs": args.epochs,
+                "batch_size": args.batch_size, "channels": args.channels,
+                "num_cells": 1 if args.cells is None else args.cells, "limit": args.limit,
+                "val_limit": args.val_limit, "hessian": args.hessian, "method": args.method, "seed": args.seed,
+                "out_dir": args.out_dir or os.environ.get("NNI_OUTPUT_DIR")}
     return {}
+
+
+def standalone_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The trial parameters of a parameter-driven evaluator (``oneshot``) outside NNI: ``--params`` or ``{}``
+    (the evaluator then uses ``--method`` and ``--seed``)."""
+    if args.arch is not None or args.index is not None or args.sample is not None:
+        raise ValueError(f"evaluator {args.evaluator!r} takes trial parameters (--params, --method, --seed), "
+                         "not an architecture")
+    if args.params is None:
+        return {}
+    try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError:
+        raise ValueError(f"--params {args.params!r} is not a JSON dict") from None
+    if not isinstance(params, dict):
+        raise ValueError(f"--params {args.params!r} is not a JSON dict")
+    return params
 
 
 def standalone_sample(args: argparse.Namespace, space: SearchSpace) -> dict[str, Any]:
@@ -95,7 +130,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     space = get_space(args.space)
     evaluator = create_evaluator(args.evaluator, **evaluator_kwargs(args))
     under_nni = nni.get_trial_id() != "STANDALONE"
-    if under_nni:
+    if evaluator.takes == "parameters":
+        sample = compat.next_trial_parameters() if under_nni else standalone_parameters(args)
+        report = nni.report_intermediate_result if under_nni else None
+    elif under_nni:
         sample = space.categorical().validate(compat.next_trial_parameters())
         report = nni.report_intermediate_result
     else:
