@@ -4,6 +4,7 @@
     nni-effnas bench search --space nb201 --dataset cifar10 --strategies random,evolution --seeds 100 ...
     nni-effnas bench proxies --space nb201 --dataset cifar10 --sample 1000 --proxy-data fashion-mnist ...
     nni-effnas bench predictors --space nb201 --dataset cifar10 --train-sizes 20,50,100,200 --seeds 5 ...
+    nni-effnas bench oneshot --space nb201 --variants darts,gdas --data fashion-mnist --epochs 4 --seeds 1 ...
     nni-effnas register            register our strategies as NNI tuners (nnictl algo register; idempotent)
     nni-effnas search-space        print a space's NNI search-space JSON
     nni-effnas demo                the NB201 benchmark search under nnictl, with the web UI
@@ -139,6 +140,30 @@ def _bench_latency(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_oneshot(args: argparse.Namespace) -> int:
+    from nni_effnas import bench_oneshot
+
+    try:
+        method_args = json.loads(args.method_args) if args.method_args else None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--method-args must be JSON, got {args.method_args!r} ({exc.msg})") from None
+    variants = _names(args.variants) if args.variants is not None else None
+    if variants is not None and not variants:
+        raise ValueError("--variants is empty; expected comma-separated registered one-shot methods")
+
+    def progress(done: int, total: int, line: str) -> None:
+        if not args.quiet:
+            print(f"[{done}/{total}] {line}", file=sys.stderr, flush=True)
+
+    report = bench_oneshot.run_benchmark(
+        space=args.space, variants=variants, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
+        seeds=args.seeds, seed_offset=args.seed_offset, channels=args.channels, num_cells=args.num_cells,
+        limit=args.limit or None, val_limit=args.val_limit, batch_size=args.batch_size, method_args=method_args,
+        accelerator=args.accelerator, power_iterations=args.power_iterations, timing_steps=args.timing_steps,
+        progress=progress)
+    return _write_report(bench_oneshot, report, args)
+
+
 def _write_report(module, report: dict, args: argparse.Namespace) -> int:
     """Print a benchmark report's table; write its ``--json`` and ``--plot`` when asked."""
     print(module.format_table(report))
@@ -202,9 +227,11 @@ def _demo(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from nni_effnas.search_spaces import SPACES
     from nni_effnas.strategies import STRATEGIES
+    from nni_effnas.strategies.oneshot import ONESHOT
     from nni_effnas.trials.evaluators import EVALUATORS
 
-    for title, registry in (("spaces", SPACES), ("strategies", STRATEGIES), ("evaluators", EVALUATORS)):
+    for title, registry in (("spaces", SPACES), ("strategies", STRATEGIES), ("one-shot methods", ONESHOT),
+                            ("evaluators", EVALUATORS)):
         print(f"{title}: {', '.join(registry.names())}")
     return 0
 
@@ -288,6 +315,33 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--plot", help="write the Kendall tau vs training size plot (PNG) here")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=_bench_predictors)
+
+    # defaults mirror nni_effnas.bench_oneshot.DEFAULTS (a test keeps them equal; importing it here costs seconds)
+    os_ = bench.add_parser("oneshot", help="differentiable search methods on NB201, scored by NB201 transfer accuracy")
+    os_.add_argument("--space", default="nb201")
+    os_.add_argument("--variants", default=None,
+                     help="comma-separated registered one-shot methods (default: every registered one)")
+    os_.add_argument("--data", default="fashion-mnist", help="the proxy task searched on: fashion-mnist or digits")
+    os_.add_argument("--data-dir", default=None, help="directory of the dataset files (fashion-mnist)")
+    os_.add_argument("--epochs", type=int, default=4, help="search epochs per run")
+    os_.add_argument("--seeds", type=int, default=1, help="runs per variant, seeds seed-offset, seed-offset+1, ...")
+    os_.add_argument("--seed-offset", type=int, default=0)
+    os_.add_argument("--channels", type=int, default=8, help="supernet channels of the first stage (NB201: 16)")
+    os_.add_argument("--num-cells", type=int, default=1, help="supernet cells per stage (NB201: 5)")
+    os_.add_argument("--limit", type=int, default=1024,
+                     help="training images, halved into weight and architecture batches (0: all)")
+    os_.add_argument("--val-limit", type=int, default=500, help="held-out images that score the supernet per epoch")
+    os_.add_argument("--batch-size", type=int, default=64)
+    os_.add_argument("--method-args", default=None,
+                     help='JSON: variant -> keyword arguments, e.g. \'{"pc_darts": {"k": 4}}\'')
+    os_.add_argument("--accelerator", default="cpu", help="cpu or gpu")
+    os_.add_argument("--power-iterations", type=int, default=8, help="power steps of the Hessian eigenvalue")
+    os_.add_argument("--timing-steps", type=int, default=6,
+                     help="steps of the DARTS vs NNI DARTS (and PC-DARTS) step-time/memory comparison (0: skip)")
+    os_.add_argument("--json", help="write the full report (every run, per-epoch curves, the comparison) here")
+    os_.add_argument("--plot", help="write the accuracy bar chart and skip/eigenvalue curves (PNG) here")
+    os_.add_argument("--quiet", action="store_true", help="no progress lines")
+    os_.set_defaults(func=_bench_oneshot)
 
     lat = bench.add_parser("latency", help="a strategy's suggestion latency after a long history")
     lat.add_argument("--space", default="nb201")

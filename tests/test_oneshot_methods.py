@@ -355,3 +355,11 @@ def test_run_pdarts_keeps_the_top_ops_from_stage_to_stage():
         assert all(v == 0.0 for op, v in result.weights[label].items() if op not in kept)
     assert sum(op == "skip_connect" for op in result.sample.values()) <= 1
     assert result.arch == get_space("nb201").to_string(result.sample)
+
+
+def test_cli_list_names_every_one_shot_method(capsys):
+    from nni_effnas.cli import main
+
+    assert main(["list"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("one-shot methods: "))
+    assert line.split(": ", 1)[1].split(", ") == ONESHOT.names()

@@ -161,7 +161,7 @@ class OneShotSearch(pl.LightningModule):
         self.manual_backward(loss)
         nn.utils.clip_grad_norm_(self.supernet.weight_parameters(), self.grad_clip)
         w_opt.step()
-        self._sums["loss"] += float(loss) * len(yt)
+        self._sums["loss"] += float(loss.detach()) * len(yt)
         self._sums["correct"] += float((logits.argmax(1) == yt).sum())
         self._sums["n"] += len(yt)
         self._sums["steps"] += 1

@@ -1,0 +1,199 @@
+"""Tests for ``nni-effnas bench oneshot`` (``nni_effnas.bench_oneshot`` and ``bench_oneshot_timing``): the report
+of a tiny run (digits, C=4, one cell, one epoch, two variants, one seed) with accuracies checked against the
+NAS-Bench-201 table, the summary statistics, the JSON/plot outputs, the step-time comparison's target logic and
+NNI's DARTS route on a tiny config, and the command line's defaults and one-line errors."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from nni_effnas import bench_oneshot, bench_oneshot_timing, cli
+from nni_effnas.nb201 import load_table, parse_arch
+from nni_effnas.strategies.oneshot import ONESHOT
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = dict(variants=("darts", "gdas"), data="digits", epochs=1, seeds=1, channels=4, num_cells=1, limit=256,
+            val_limit=100, batch_size=32, power_iterations=2, timing_steps=0)
+TINY_SETTINGS = {"data": "digits", "channels": 4, "num_cells": 1, "batch_size": 32, "accelerator": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def report():
+    lines = []
+    out = bench_oneshot.run_benchmark(**TINY, progress=lambda done, total, line: lines.append((done, total, line)))
+    out["_progress"] = lines
+    return out
+
+
+def test_report_structure(report):
+    assert {"benchmark", "space", "settings", "variants", "method_args", "seeds", "metric", "references",
+            "machine", "wall_s", "summary", "runs", "comparison"} <= set(report)
+    assert report["variants"] == ["darts", "gdas"] and report["seeds"] == [0] and report["comparison"] is None
+    assert report["settings"]["data"] == "digits" and report["settings"]["epochs"] == 1
+    assert [(d, t) for d, t, _ in report["_progress"]] == [(1, 2), (2, 2)]
+    assert report["_progress"][0][2].startswith("darts seed 0: |")
+    assert [(r["variant"], r["seed"]) for r in report["runs"]] == [("darts", 0), ("gdas", 0)]
+    for run in report["runs"]:
+        assert "error" not in run, run.get("error")
+        ops = parse_arch(run["arch"])
+        assert run["skip_count"] == ops.count("skip_connect")
+        assert run["param_free_count"] == sum(op in ("none", "skip_connect", "avg_pool_3x3") for op in ops)
+        assert 0 <= run["alpha_entropy_norm"] <= 1 and math.isfinite(run["hessian_eig"])
+        assert run["seconds"] > 0 and run["seconds_per_step"] > 0 and run["epochs"] == 1
+        assert run["steps_per_epoch"] == 256 // 2 // 32
+        assert len(run["curves"]) == 1 and run["curves"][0]["skip_count"] == run["skip_count"]
+        assert run["curves"][0]["hessian_eig"] == run["hessian_eig"]
+        assert run["method_args"]["seed"] == 0
+
+
+def test_accuracies_are_the_tables_values_for_the_derived_cells(report):
+    table = load_table()
+    for run in report["runs"]:
+        assert run["index"] == table.index(run["arch"])
+        for dataset in ("cifar10", "cifar100", "imagenet16"):
+            assert run["accuracy"][dataset] == pytest.approx(table.query(run["arch"], dataset)["test_acc_200ep"])
+    for row, run in zip(report["summary"], report["runs"]):
+        assert row["variant"] == run["variant"] and row["seeds"] == 1 and row["failed"] == 0
+        assert row["cells"] == [run["arch"]]
+        assert row["cifar10_mean"] == run["accuracy"]["cifar10"] and row["cifar10_std"] == 0.0
+        assert row["imagenet16_mean"] == run["accuracy"]["imagenet16"]
+        assert row["hessian_eig_mean"] == run["hessian_eig"] and row["skip_count_mean"] == run["skip_count"]
+    refs = report["references"]
+    assert refs["all_skip"]["cifar10"] == pytest.approx(54.30, abs=0.01)
+    assert refs["best"]["cifar10"] == pytest.approx(94.37, abs=0.01)
+
+
+def test_summary_mean_std_skips_failed_runs():
+    def run(seed, acc, eig):
+        return {"variant": "darts", "seed": seed, "arch": "a", "accuracy": {d: acc for d in
+                ("cifar10", "cifar100", "imagenet16")}, "skip_count": 1, "alpha_entropy": 1.0,
+                "alpha_entropy_norm": 0.5, "hessian_eig": eig, "seconds": 2.0, "seconds_per_step": 0.1}
+
+    runs = [run(0, 90.0, 1.0), run(1, 92.0, None), {"variant": "darts", "seed": 2, "error": "boom"}]
+    (row,) = bench_oneshot.summarise(runs, ["darts"])
+    assert row["seeds"] == 2 and row["failed"] == 1 and row["cells"] == ["a", "a"]
+    assert row["cifar10_mean"] == 91.0 and row["cifar10_std"] == pytest.approx(math.sqrt(2))
+    assert row["hessian_eig_mean"] == 1.0 and row["hessian_eig_std"] == 0.0  # None left out
+
+
+def test_a_crashing_method_is_recorded_not_raised(monkeypatch):
+    import nni_effnas.oneshot as oneshot
+
+    def boom(**kwargs):
+        raise RuntimeError("loss became nan\nsecond line")
+
+    monkeypatch.setattr(oneshot, "run_oneshot", boom)
+    out = bench_oneshot.run_benchmark(**{**TINY, "variants": ("darts",)})
+    assert out["runs"] == [{"variant": "darts", "seed": 0, "error": "RuntimeError: loss became nan"}]
+    assert out["summary"][0]["seeds"] == 0 and out["summary"][0]["failed"] == 1
+    assert "darts seed 0 FAILED: RuntimeError: loss became nan" in bench_oneshot.format_table(out)
+
+
+def test_table_json_and_plot(report, tmp_path):
+    report = {k: v for k, v in report.items() if k != "_progress"}
+    text = bench_oneshot.format_table(report)
+    assert text.startswith("oneshot/nb201: searched on digits")
+    assert "| darts | 1 |" in text and "| gdas | 1 |" in text and "all-skip 54.30, best 94.37" in text
+    path = tmp_path / "out" / "r.json"
+    bench_oneshot.save_json({**report, "runs": [{**report["runs"][0], "hessian_eig": float("nan")},
+                                                 *report["runs"][1:]]}, path)
+    loaded = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
+    assert loaded["runs"][0]["hessian_eig"] is None and not list(path.parent.glob("*.tmp"))
+    png = tmp_path / "plots" / "oneshot.png"
+    bench_oneshot.plot(loaded, png)  # read back from JSON: None for NaN
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and [p.name for p in png.parent.iterdir()] == ["oneshot.png"]
+
+
+def test_nni_darts_route_gives_a_step_time_or_a_reason():
+    row = bench_oneshot_timing.measure_impl("nni:darts", settings=TINY_SETTINGS, steps=2)
+    assert row["impl"] == "nni:darts"
+    if "error" in row:  # NNI's route could not run: the reason is reported instead of numbers
+        assert isinstance(row["error"], str) and row["error"]
+    else:
+        assert row["steps_timed"] == 1 and row["step_s_median"] > 0 and row["cpu_s_median"] > 0
+        assert math.isfinite(row["peak_memory_mb"]) and "resident-set growth" in row["memory_metric"]
+
+
+def test_comparison_targets(monkeypatch):
+    numbers = {"ours:darts": (1.0, 100.0), "nni:darts": (2.0, 120.0), "ours:pc_darts": (0.9, 40.0)}
+
+    def fake(impl, *, settings, steps, seed, method_args):
+        if impl == "nni:darts" and settings.get("fail_nni"):
+            return {"impl": impl, "error": "TypeError: nope"}
+        cpu, mem = numbers[impl]
+        return {"impl": impl, "step_s_median": 3 * cpu, "cpu_s_median": cpu, "peak_memory_mb": mem,
+                "memory_metric": "m", "method_args": method_args}
+
+    monkeypatch.setattr(bench_oneshot_timing, "measure_impl", fake)
+    out = bench_oneshot_timing.compare_step_time(settings={**TINY_SETTINGS}, steps=3, subprocess=False,
+                                                 method_args={"pc_darts": {"k": 4}})
+    step, mem = out["targets"]["darts_step_time"], out["targets"]["pc_darts_memory"]
+    assert step["value"] == 0.5 and step["met"] is True and "cpu_s_median" in step["statement"]
+    assert step["wall_ratio"] == 0.5
+    if "pc_darts" in ONESHOT:
+        assert list(out["impls"]) == ["ours:darts", "nni:darts", "ours:pc_darts"]
+        assert out["impls"]["ours:pc_darts"]["method_args"] == {"k": 4}
+        assert mem["value"] == 0.4 and mem["met"] is True
+    else:
+        assert list(out["impls"]) == ["ours:darts", "nni:darts"] and mem["met"] is None and mem["reason"]
+    failed = bench_oneshot_timing.compare_step_time(settings={**TINY_SETTINGS, "fail_nni": True}, steps=3,
+                                                    subprocess=False)
+    assert failed["impls"]["nni:darts"]["error"] == "TypeError: nope"
+    assert failed["targets"]["darts_step_time"]["value"] is None
+    assert failed["targets"]["darts_step_time"]["met"] is None
+    with pytest.raises(ValueError, match="--timing-steps must be a whole number >= 2"):
+        bench_oneshot_timing.compare_step_time(settings=TINY_SETTINGS, steps=1)
+
+
+BASE = ["bench", "oneshot", "--data", "digits", "--channels", "4", "--num-cells", "1", "--epochs", "1",
+        "--limit", "128", "--val-limit", "50", "--batch-size", "32", "--power-iterations", "2", "--quiet"]
+
+
+def test_cli_bench_oneshot(tmp_path, capsys):
+    out_json, out_png = tmp_path / "r.json", tmp_path / "r.png"
+    argv = [*BASE, "--variants", "darts", "--timing-steps", "0", "--json", str(out_json), "--plot", str(out_png)]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "| darts | 1 |" in captured.out and f"wrote {out_json}" in captured.out and captured.err == ""
+    loaded = json.loads(out_json.read_text())
+    assert loaded["variants"] == ["darts"] and len(loaded["runs"]) == 1 and out_png.stat().st_size > 0
+
+
+def test_cli_defaults_are_the_modules():
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command").choices["bench"]
+    parser = next(a for a in sub._actions if a.dest == "bench_command").choices["oneshot"]
+    defaults = {a.dest: a.default for a in parser._actions}
+    assert defaults["variants"] is None  # every registered method
+    for key, value in bench_oneshot.DEFAULTS.items():
+        assert defaults[key] == value, key
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--variants", "darts,nope"], "unknown one-shot method 'nope'; expected one of:"),
+    (["--variants", ","], "--variants is empty"),
+    (["--epochs", "0"], "--epochs must be a whole number >= 1, got 0"),
+    (["--epochs", "-2"], "--epochs must be a whole number >= 1, got -2"),
+    (["--seeds", "0"], "--seeds must be a whole number >= 1, got 0"),
+    (["--batch-size", "1"], "--batch-size must be a whole number >= 2, got 1"),
+    (["--limit", "40"], "--limit 40 gives fewer than one batch of 32 per half"),
+    (["--timing-steps", "1"], "--timing-steps must be 0 (no step-time comparison) or >= 2"),
+    (["--method-args", "{bad"], "--method-args must be JSON"),
+    (["--method-args", '{"gdas": {}}'], "--method-args names 'gdas', which is not among --variants"),
+    (["--method-args", '{"darts": {"nope": 1}}'], "bad arguments for one-shot method 'darts'"),
+    (["--method-args", '{"darts": 3}'], "--method-args for 'darts' must be an object of keyword arguments"),
+    (["--method-args", '{"darts": {"seed": 3}}'], "sets seed; the benchmark sets it per run"),
+    (["--method-args", "[1]"], "--method-args must map variant names to keyword arguments"),
+    (["--space", "darts"], "no one-shot benchmark for space 'darts'; expected nb201"),
+    (["--data", "mnist"], "unknown dataset 'mnist'"),
+    (["--accelerator", "tpu"], "unknown --accelerator 'tpu'; expected cpu or gpu"),
+])
+def test_cli_bad_input_returns_2_and_writes_nothing(extra, message, tmp_path, capsys):
+    out_json, out_png = tmp_path / "r.json", tmp_path / "r.png"
+    argv = [*BASE, "--variants", "darts", "--json", str(out_json), "--plot", str(out_png), *extra]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nni-effnas: error:") and message in err and "\n" not in err
+    assert not list(tmp_path.iterdir())
