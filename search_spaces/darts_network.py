@@ -51,6 +51,7 @@ from nni.mutable import Categorical, ensure_frozen
 from nni.nas.nn.pytorch import LayerChoice, ModelSpace, MutableModule
 from nni.nas.space import current_model, model_context
 
+from nni_effnas.search_spaces.base import check_positive_int, count_parameters
 from nni_effnas.search_spaces.darts_genotype import CELL_OPS, INPUT_PAIRS, NODES, OPS
 
 __all__ = [
@@ -268,7 +269,7 @@ def _build_network(net: nn.Module, cell_class: type, *, channels: int, layers: i
                    in_channels: int, affine: bool, **cell_kwargs: Any) -> None:
     for name, value in (("channels", channels), ("layers", layers), ("num_classes", num_classes),
                         ("in_channels", in_channels)):
-        _check_positive_int(name, value)
+        check_positive_int(name, value)
     if layers < 3:
         raise ValueError(f"layers must be >= 3 (fewer leaves no normal cell), got {layers!r}")
     if not isinstance(affine, bool):
@@ -328,7 +329,7 @@ class DartsSupernet(ModelSpace):
     def __init__(self, *, channels: int = 16, layers: int = 8, num_classes: int = 10, in_channels: int = 3,
                  affine: bool = False, op_channels_divisor: int = 1) -> None:
         super().__init__()
-        _check_positive_int("op_channels_divisor", op_channels_divisor)
+        check_positive_int("op_channels_divisor", op_channels_divisor)
         if isinstance(channels, (int, np.integer)) and channels % op_channels_divisor:
             raise ValueError(f"channels={channels} is not a multiple of op_channels_divisor={op_channels_divisor}")
         _build_network(self, SearchCell, channels=channels, layers=layers, num_classes=num_classes,
@@ -336,15 +337,3 @@ class DartsSupernet(ModelSpace):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _forward(self, x)
-
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
-
-
-def count_parameters(model: nn.Module) -> int:
-    """All parameters (weights, BN affine, classifier); DARTS's count, which has no auxiliary head here."""
-    return sum(p.numel() for p in model.parameters())

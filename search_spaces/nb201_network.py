@@ -51,9 +51,7 @@ three issue-#36 cells.
 """
 from __future__ import annotations
 
-from typing import Any
 
-import numpy as np
 import torch
 import torch.nn as nn
 from nni.mutable import Categorical
@@ -61,6 +59,7 @@ from nni.nas.nn.pytorch import LayerChoice, ModelSpace
 from nni.nas.space import current_model
 
 from nni_effnas.nb201 import EDGE_LABELS, EDGES, OPS
+from nni_effnas.search_spaces.base import check_positive_int, count_parameters
 
 __all__ = [
     "NB201Cell",
@@ -184,7 +183,7 @@ class NB201ModelSpace(ModelSpace):
         for name, value in (("channels", channels), ("num_cells", num_cells),
                             ("num_classes", num_classes), ("in_channels", in_channels),
                             ("op_channels_divisor", op_channels_divisor)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if channels % op_channels_divisor:
             raise ValueError(f"channels={channels} is not a multiple of op_channels_divisor={op_channels_divisor}")
         self.stem = nn.Sequential(
@@ -209,15 +208,3 @@ def _stages(*, channels: int, num_cells: int, divisor: int = 1) -> list[nn.Modul
             layers.append(ResidualReduction(in_channels=width // 2, out_channels=width))
         layers.extend(NB201Cell(channels=width, op_channels=width // divisor) for _ in range(num_cells))
     return layers
-
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
-
-
-def count_parameters(model: nn.Module) -> int:
-    """All parameters (weights, BN affine, classifier), the convention of NAS-Bench-201's ``params``."""
-    return sum(p.numel() for p in model.parameters())
