@@ -51,7 +51,6 @@ three issue-#36 cells.
 """
 from __future__ import annotations
 
-
 import torch
 import torch.nn as nn
 from nni.mutable import Categorical
