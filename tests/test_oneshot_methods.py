@@ -363,3 +363,14 @@ def test_cli_list_names_every_one_shot_method(capsys):
     assert main(["list"]) == 0
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("one-shot methods: "))
     assert line.split(": ", 1)[1].split(", ") == ONESHOT.names()
+
+
+def test_darts_plus_runs_beside_a_second_collapse_monitor(tmp_path):
+    """bench oneshot adds its own monitor; DARTS+ brings an early-stopping one: both must checkpoint."""
+    from nni_effnas.oneshot import run_oneshot
+    from nni_effnas.oneshot.monitor import CollapseMonitor
+
+    monitor = CollapseMonitor(hessian=False)
+    result = run_oneshot(method="darts_plus", dataset="digits", epochs=1, batch_size=32,
+                         model_kwargs={"channels": 4, "num_cells": 1}, callbacks=[monitor], checkpoint_dir=tmp_path)
+    assert len(monitor.history) == 1 and result.epochs == 1 and (tmp_path / "last.ckpt").is_file()

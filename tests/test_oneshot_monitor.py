@@ -257,7 +257,7 @@ def test_every_n_epochs_hessian_off_and_state_dict_round_trip(tmp_path):
     assert [r["epoch"] for r in monitor.history] == [2, 4]
     assert module.arch_loss_calls == 0 and "monitor/hessian_eig" not in trainer.callback_metrics
     trainer.save_checkpoint(tmp_path / "search.ckpt")  # Lightning stores the callback's state_dict
-    saved = torch.load(tmp_path / "search.ckpt", weights_only=False)["callbacks"]["CollapseMonitor"]
+    saved = torch.load(tmp_path / "search.ckpt", weights_only=False)["callbacks"][monitor.state_key]
     assert saved["history"] == monitor.history
     restored = CollapseMonitor()
     restored.load_state_dict(monitor.state_dict())

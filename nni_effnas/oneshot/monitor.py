@@ -220,6 +220,14 @@ class CollapseMonitor(pl.Callback):
             self.stop_reason = record["stop_reason"] = reason
             _logger.warning("CollapseMonitor: stopping the search after epoch %d: %s", epoch, reason)
 
+    @property
+    def state_key(self) -> str:
+        """Unique per configuration, so a search can carry two monitors (e.g. a benchmark's and DARTS+'s
+        early-stopping one) and still checkpoint both."""
+        rule = type(self.early_stop).__name__ if self.early_stop is not None else None
+        return self._generate_state_key(every_n_epochs=self.every_n_epochs, hessian=self.hessian,
+                                        early_stop=rule, skip_ops=sorted(self.skip_ops))
+
     def state_dict(self) -> dict[str, Any]:
         return {"history": copy.deepcopy(self.history), "stop_reason": self.stop_reason}
 
