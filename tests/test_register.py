@@ -60,6 +60,6 @@ def test_shipped_search_space_json_is_the_spaces_own():
 def test_configs_name_known_tuners_and_trial_command(config):
     data = yaml.safe_load((CONFIGS / config).read_text())
     tuner = data["tuner"]["name"]
-    assert tuner in {m["builtinName"] for m in reg.algorithm_metas()} | {"TPE", "Random", "Evolution"}
+    assert tuner in {m["builtinName"] for m in reg.algorithm_metas()} | {"TPE", "Random", "Evolution", "GridSearch"}
     assert data["trialCommand"].startswith("effnas-trial ")
     assert (CONFIGS / data["searchSpaceFile"]).is_file()
