@@ -36,7 +36,7 @@ import numpy as np
 from nni_effnas.bench_oneshot_timing import compare_step_time, measure_impl
 from nni_effnas.bench_predictors import machine_info
 from nni_effnas.nb201 import DATASETS, load_table
-from nni_effnas.report_io import save_json  # noqa: F401 - the CLI writes reports through it
+from nni_effnas.report_io import nan_if_none, save_figure, save_json  # noqa: F401 - the CLI writes reports through save_json
 from nni_effnas.strategies.oneshot import ONESHOT, create_method
 
 #: Default settings, sized for the whole default run (all registered variants, one seed, the step-time
@@ -95,8 +95,7 @@ def check_settings(*, variants: Sequence[str], method_args: Mapping[str, Any] | 
 
 def transfer_accuracies(arch: str) -> dict[str, float]:
     """NAS-Bench-201 200-epoch test accuracy of ``arch`` on each of its datasets."""
-    table = load_table()
-    return {d: float(table.query(arch, d)[ACC_METRIC]) for d in DATASETS}
+    return load_table().test_accuracies(arch)
 
 
 def reference_cells() -> dict[str, dict[str, Any]]:
@@ -295,7 +294,7 @@ def plot(report: Mapping[str, Any], path: str | Path) -> None:
     fig, (ax, ax_skip, ax_eig) = plt.subplots(1, 3, figsize=(15, 4.5), gridspec_kw={"width_ratios": [1.4, 1, 1]})
     names = report["variants"]
     rows = {r["variant"]: r for r in report["summary"]}
-    means = [_nan(rows[n]["cifar10_mean"]) for n in names]
+    means = [nan_if_none(rows[n]["cifar10_mean"]) for n in names]
     ax.bar(range(len(names)), means, color="tab:blue", alpha=0.6)
     for k, name in enumerate(names):
         accs = [r["accuracy"]["cifar10"] for r in report["runs"] if r["variant"] == name and "error" not in r]
@@ -322,15 +321,8 @@ def plot(report: Mapping[str, Any], path: str | Path) -> None:
     for a in (ax, ax_skip, ax_eig):
         a.grid(alpha=0.3)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(path).with_name(Path(path).name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=110)
 
-
-def _nan(value: float | None) -> float:
-    return float("nan") if value is None else float(value)
 
 
 __all__ = ["DEFAULTS", "check_settings", "compare_step_time", "format_table", "measure_impl", "plot",

@@ -35,7 +35,7 @@ from scipy.stats import kendalltau, spearmanr
 from nni_effnas.encodings import append_features, encode
 from nni_effnas.nb201 import canonical_dataset, load_table
 from nni_effnas.predictors import PREDICTORS, create_predictor, preferred_encoding
-from nni_effnas.report_io import save_json  # noqa: F401 - the CLI writes reports through it
+from nni_effnas.report_io import nan_if_none, save_figure, save_json  # noqa: F401 - the CLI writes reports through save_json
 
 DEFAULT_PREDICTORS = ("mlp_ensemble", "gnn", "gp", "random_forest", "gbm")
 DEFAULT_TRAIN_SIZES = (20, 50, 100, 200)
@@ -240,8 +240,8 @@ def plot(report: Mapping[str, Any], path: str | Path) -> None:
     for k, name in enumerate(names):
         rows = [r for r in report["summary"] if r["predictor"] == name]
         dodge = 1.0 + 0.015 * (k - (len(names) - 1) / 2)  # side by side, so the error bars do not overlap
-        ax.errorbar([r["train_size"] * dodge for r in rows], [_nan(r["kendall_mean"]) for r in rows],
-                    yerr=[_nan(r["kendall_sem"]) for r in rows], marker="o", capsize=3,
+        ax.errorbar([r["train_size"] * dodge for r in rows], [nan_if_none(r["kendall_mean"]) for r in rows],
+                    yerr=[nan_if_none(r["kendall_sem"]) for r in rows], marker="o", capsize=3,
                     label=f"{name} ({report['encodings'][name]})")
     ax.set_xscale("log")
     ax.set_xticks(report["train_sizes"], [str(n) for n in report["train_sizes"]])
@@ -254,13 +254,5 @@ def plot(report: Mapping[str, Any], path: str | Path) -> None:
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(path).with_name(Path(path).name + ".tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure(fig, path, dpi=120)
 
-
-def _nan(value: float | None) -> float:
-    """A report value read back from JSON has ``None`` for NaN."""
-    return float("nan") if value is None else float(value)

@@ -26,7 +26,7 @@ from nni_effnas.nb201 import canonical_dataset, load_table
 from nni_effnas.proxies import PROXIES, aggregate_ranks
 from nni_effnas.zerocost import ZeroCostScorer
 from nni_effnas.zc_cache import BUILD
-from nni_effnas.report_io import save_json  # noqa: F401 - the CLI writes reports through it
+from nni_effnas.report_io import save_figure, save_json  # noqa: F401 - the CLI writes reports through save_json
 
 #: NASLib's label of each NB201 dataset, and its column names where they differ from our proxy keys.
 NASLIB_DATASET = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}
@@ -208,6 +208,4 @@ def plot(report: Mapping[str, Any], path: str | Path) -> None:
             scatter.set_xscale("log")
         scatter.set_title(f"best single proxy: {best} (rho {single[0]['spearman']:.3f})")
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)

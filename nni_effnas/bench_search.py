@@ -19,6 +19,7 @@ import numpy as np
 
 from nni_effnas import compat
 from nni_effnas.loop import SearchResult, run_search
+from nni_effnas.report_io import save_figure
 from nni_effnas.strategies import STRATEGIES, create_strategy
 from nni_effnas.tabular import Constraint, TabularBenchmark
 
@@ -182,6 +183,4 @@ def plot(report: dict[str, Any], path: str | Path) -> None:
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

@@ -138,6 +138,10 @@ class NB201Table:
         view.flags.writeable = False
         return view
 
+    def test_accuracies(self, arch: str | Mapping[str, Any] | int) -> dict[str, float]:
+        """The cell's 200-epoch test accuracy on each dataset (``DATASETS``)."""
+        return {dataset: self.query(arch, dataset)["test_acc_200ep"] for dataset in DATASETS}
+
     def query(self, arch: str | Mapping[str, Any] | int, dataset: str = "cifar10") -> dict[str, Any]:
         """Everything the table knows about one cell on one dataset, as a JSON-ready dict."""
         dataset = canonical_dataset(dataset)

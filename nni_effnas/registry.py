@@ -6,7 +6,7 @@ the known names.
 """
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -47,6 +47,14 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         return self._items[self.canonical(name)]
+
+    def create(self, name: str, **kwargs: Any) -> Any:
+        """Call the builder registered as ``name``; unknown keyword arguments raise a one-line ``ValueError``."""
+        builder = self.get(name)
+        try:
+            return builder(**kwargs)  # type: ignore[operator]
+        except TypeError as exc:
+            raise ValueError(f"bad arguments for {self.kind} {name!r}: {exc}") from None
 
     def names(self) -> list[str]:
         return sorted(self._items)

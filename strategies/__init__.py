@@ -13,11 +13,7 @@ STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 
 def create_strategy(name: str, *, seed: int | None = None, **kwargs: Any) -> Strategy:
     """Instantiate the registered strategy ``name``; unknown keyword arguments raise a one-line error."""
-    cls = STRATEGIES.get(name)
-    try:
-        return cls(seed=seed, **kwargs)
-    except TypeError as exc:
-        raise ValueError(f"bad arguments for strategy {name!r}: {exc}") from None
+    return STRATEGIES.create(name, seed=seed, **kwargs)
 
 
 from nni_effnas.strategies import random_search as _random_search  # noqa: E402,F401

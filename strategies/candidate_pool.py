@@ -9,7 +9,8 @@ search never stalls on the last few unseen samples.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import Collection, Sequence
 
 import numpy as np
 
@@ -69,6 +70,18 @@ class CandidatePool:
         out = [rest[int(i)] for i in self.rng.permutation(len(rest))[:count]]
         taken.update(space.key(s) for s in out)
         return out
+
+    def _record(self, sample: Sample, reward: float | None, seen: Collection[str]) -> tuple[Sample, str] | None:
+        """``tell``'s bookkeeping: validate ``sample`` and mark it proposed; return it with its key when
+        ``reward`` is a finite number for a sample not in ``seen`` (a result told twice, e.g. replayed on
+        resume, keeps the first), else None."""
+        space = self._space()
+        sample = space.validate(sample)
+        key = space.key(sample)
+        self.proposed.add(key)
+        if reward is None or isinstance(reward, bool) or not math.isfinite(float(reward)) or key in seen:
+            return None
+        return sample, key
 
     def _fresh(self, sample: Sample, taken: set[str]) -> bool:
         key = self._space().key(sample)

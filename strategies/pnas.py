@@ -60,7 +60,6 @@ from the history (same rows, same seed) and continues the same trajectory.
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -189,14 +188,10 @@ class PNAS(CandidatePool, Strategy):
         return None
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
-        space = self._space()
-        sample = space.validate(sample)
-        key = space.key(sample)
-        self.proposed.add(key)
-        if reward is None or isinstance(reward, bool) or not math.isfinite(float(reward)):
+        told = self._record(sample, reward, self.rewards)
+        if told is None:
             return
-        if key in self.rewards:
-            return  # a result told twice (e.g. replayed on resume): keep the first
+        sample, key = told
         self.rewards[key] = float(reward)
         self.history.append((sample, float(reward)))
 

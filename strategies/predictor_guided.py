@@ -215,14 +215,10 @@ class BANANAS(ZeroCostMixin, CandidatePool, Strategy):
         return self._propose(pool[int(np.argmax(scores))])
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
-        space = self._space()
-        sample = space.validate(sample)
-        key = space.key(sample)
-        self.proposed.add(key)
-        if reward is None or isinstance(reward, bool) or not math.isfinite(float(reward)):
+        told = self._record(sample, reward, self._observed)
+        if told is None:
             return
-        if key in self._observed:
-            return  # a result told twice (e.g. replayed on resume): keep the first
+        sample, key = told
         self._observed.add(key)
         self.history.append((sample, float(reward)))
 

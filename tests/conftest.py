@@ -32,6 +32,23 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture
+def fake_nni(monkeypatch):
+    """NNI's trial API recorded instead of sent: ``(monkeypatch, {"intermediate": [...], "final": [...]})``."""
+    import nni
+
+    reports = {"intermediate": [], "final": []}
+    monkeypatch.setattr(nni, "get_trial_id", lambda: "Tr1al")
+    monkeypatch.setattr(nni, "report_intermediate_result", reports["intermediate"].append)
+    monkeypatch.setattr(nni, "report_final_result", reports["final"].append)
+    return monkeypatch, reports
+
+
+def additive_reward(sample):
+    """A reward on ``toy_space``, additive in the labels; optimum 5.5 at a=3, b='z', c=True."""
+    return sample["a"] + {"x": 0, "y": 1, "z": 2}[sample["b"]] + (0.5 if sample["c"] else 0)
+
+
 def drive(strategy, space, n, reward, *, feasible=None):
     """Set ``strategy`` up and run ``n`` ask/tell steps with ``reward(sample)`` (stops early at ``None``);
     returns the proposals."""

@@ -32,7 +32,23 @@ TOY_OPS = {
 }
 
 
-class ToySearch(pl.LightningModule):
+class AlphaProtocol:
+    """The MonitoredSearch protocol over ``self.alpha`` (label -> logits over ``TOY_OPS[label]``)."""
+
+    def arch_parameters(self) -> dict[str, torch.Tensor]:
+        return dict(self.alpha)
+
+    def op_names(self, label: str) -> list[str]:
+        return list(TOY_OPS[label])
+
+    def arch_weights(self) -> dict[str, dict[str, float]]:
+        return {k: dict(zip(TOY_OPS[k], torch.softmax(a.detach(), 0).tolist())) for k, a in self.alpha.items()}
+
+    def derived_sample(self) -> dict[str, str]:
+        return {k: TOY_OPS[k][int(a.argmax())] for k, a in self.alpha.items()}
+
+
+class ToySearch(AlphaProtocol, pl.LightningModule):
     """A 3-decision relaxed MLP: each label mixes its ops (softmax(alpha)) on a 4-d hidden vector.
 
     ``skip_push`` adds ``-skip_push * alpha[skip]`` to the training loss, so SGD drifts to skip connections.
@@ -73,19 +89,7 @@ class ToySearch(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.mixed(x, dict(self.alpha))
 
-    # the MonitoredSearch protocol
-    def arch_parameters(self) -> dict[str, torch.Tensor]:
-        return dict(self.alpha)
-
-    def op_names(self, label: str) -> list[str]:
-        return list(TOY_OPS[label])
-
-    def arch_weights(self) -> dict[str, dict[str, float]]:
-        return {k: dict(zip(TOY_OPS[k], torch.softmax(a.detach(), 0).tolist())) for k, a in self.alpha.items()}
-
-    def derived_sample(self) -> dict[str, str]:
-        return {k: TOY_OPS[k][int(a.argmax())] for k, a in self.alpha.items()}
-
+    # the rest of the MonitoredSearch protocol
     def arch_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         self.arch_loss_calls += 1
         x, y = batch
@@ -106,7 +110,7 @@ class ToySearch(pl.LightningModule):
         return DataLoader(TensorDataset(*self.data), batch_size=8)
 
 
-class QuadraticSearch:
+class QuadraticSearch(AlphaProtocol):
     """arch_loss = 0.5 a^T H a with a = the 3 alphas concatenated (sizes 3, 4, 2) and H = Q diag(eigs) Q^T."""
 
     def __init__(self, eigs: list[float], *, seed: int = 1) -> None:
@@ -117,18 +121,6 @@ class QuadraticSearch:
         slices = (slice(0, 3), slice(3, 7), slice(7, 9))
         self.alpha = {k: point[s].clone().requires_grad_() for k, s in zip(TOY_OPS, slices)}
         self.monitor_batch = (torch.zeros(1), torch.zeros(1))
-
-    def arch_parameters(self) -> dict[str, torch.Tensor]:
-        return dict(self.alpha)
-
-    def op_names(self, label: str) -> list[str]:
-        return list(TOY_OPS[label])
-
-    def arch_weights(self) -> dict[str, dict[str, float]]:
-        return {k: dict(zip(TOY_OPS[k], torch.softmax(a.detach(), 0).tolist())) for k, a in self.alpha.items()}
-
-    def derived_sample(self) -> dict[str, str]:
-        return {k: TOY_OPS[k][int(a.argmax())] for k, a in self.alpha.items()}
 
     def arch_loss(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         a = torch.cat([self.alpha[k] for k in TOY_OPS])

@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import additive_reward as reward_of
 from conftest import drive as drive_with
 
 from nni_effnas.encodings import encode
@@ -13,11 +14,6 @@ from nni_effnas.strategies.pnas import NB201_FILLER, NB201_ORDER, PNAS
 from nni_effnas.tabular import TabularBenchmark
 
 FAST = {"predictor_args": {"epochs": 20}}  # the default MLP ensemble, cheaper to fit
-
-
-def reward_of(sample):
-    """Additive in the labels; optimum 5.5 at a=3, b='z', c=True."""
-    return sample["a"] + {"x": 0, "y": 1, "z": 2}[sample["b"]] + (0.5 if sample["c"] else 0)
 
 
 def drive(strategy, space, n, reward=reward_of, feasible=None):

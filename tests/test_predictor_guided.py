@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from conftest import ToyScorer
+from conftest import additive_reward as reward_of
 from conftest import drive as drive_with
 
 from nni_effnas.loop import run_search
@@ -14,11 +15,6 @@ from nni_effnas.strategies.predictor_guided import ACQUISITIONS, BANANAS
 from nni_effnas.tabular import TabularBenchmark
 
 FAST = {"predictor_args": {"epochs": 20}}  # the default MLP ensemble, cheaper to fit
-
-
-def reward_of(sample):
-    """Additive in the labels, so one-hot predictors learn it exactly; optimum 5.5 at a=3, b='z', c=True."""
-    return sample["a"] + {"x": 0, "y": 1, "z": 2}[sample["b"]] + (0.5 if sample["c"] else 0)
 
 
 def drive(strategy, space, n, reward=reward_of, feasible=None):

@@ -27,15 +27,6 @@ def test_index_and_dataset(capsys):
     assert round(json.loads(capsys.readouterr().out)["test_acc"], 2) == 73.51
 
 
-@pytest.fixture
-def fake_nni(monkeypatch):
-    reports = {"intermediate": [], "final": []}
-    monkeypatch.setattr(nni, "get_trial_id", lambda: "Tr1al")
-    monkeypatch.setattr(nni, "report_intermediate_result", reports["intermediate"].append)
-    monkeypatch.setattr(nni, "report_final_result", reports["final"].append)
-    return monkeypatch, reports
-
-
 def test_under_nni_reads_parameters_and_reports(fake_nni, capsys):
     monkeypatch, reports = fake_nni
     sample = load_table().sample(857)

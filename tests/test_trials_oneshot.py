@@ -20,15 +20,6 @@ TINY = ["--evaluator", "oneshot", "--space", "nb201", "--dataset", "digits", "--
 EPOCH_KEYS = {"default", "val_acc", "skip_count", "alpha_entropy", "hessian_eig", "arch", "epoch"}
 
 
-@pytest.fixture
-def fake_nni(monkeypatch):
-    reports = {"intermediate": [], "final": []}
-    monkeypatch.setattr(nni, "get_trial_id", lambda: "Tr1al")
-    monkeypatch.setattr(nni, "report_intermediate_result", reports["intermediate"].append)
-    monkeypatch.setattr(nni, "report_final_result", reports["final"].append)
-    return monkeypatch, reports
-
-
 def test_trial_reports_per_epoch_writes_derived_json_and_resumes(fake_nni, tmp_path, capsys):
     monkeypatch, reports = fake_nni
     monkeypatch.setattr(nni, "get_next_parameter", lambda: {"method": "darts", "seed": 0})

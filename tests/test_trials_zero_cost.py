@@ -129,15 +129,6 @@ def test_standalone_nan_default_fails_with_one_line(tmp_path, monkeypatch, capsy
     assert err == f"effnas-trial: error: metric 'default' is None for {ARCH}, expected a finite number"
 
 
-@pytest.fixture
-def fake_nni(monkeypatch):
-    reports = {"intermediate": [], "final": []}
-    monkeypatch.setattr(nni, "get_trial_id", lambda: "Tr1al")
-    monkeypatch.setattr(nni, "report_intermediate_result", reports["intermediate"].append)
-    monkeypatch.setattr(nni, "report_final_result", reports["final"].append)
-    return monkeypatch, reports
-
-
 def test_under_nni_reports_the_proxies(fake_nni, tmp_path, capsys):
     monkeypatch, reports = fake_nni
     sample = SPACE.from_string(ARCH)

@@ -38,11 +38,7 @@ EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator")
 
 
 def create_evaluator(name: str, **kwargs: Any) -> Evaluator:
-    cls = EVALUATORS.get(name)
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ValueError(f"bad arguments for evaluator {name!r}: {exc}") from None
+    return EVALUATORS.create(name, **kwargs)
 
 
 def model_size_kwargs(space: str, *, channels: int, cells: int) -> dict[str, int]:
@@ -347,8 +343,7 @@ def _benchmark_accuracies(space: SearchSpace, sample: Mapping[str, Any]) -> dict
         return {}
     from nni_effnas.nb201 import load_table
 
-    table = load_table()
-    return {ds: table.query(sample, ds)["test_acc_200ep"] for ds in ("cifar10", "cifar100", "imagenet16")}
+    return load_table().test_accuracies(sample)
 
 
 def _epoch_metrics(space: SearchSpace, sample: Mapping[str, Any], *, val_acc: float | None,

@@ -32,11 +32,7 @@ PREDICTORS: Registry[type[Predictor]] = Registry("predictor")
 
 def create_predictor(name: str, **params: Any) -> Predictor:
     """An unfitted instance of the registered predictor ``name``; unknown parameters raise a one-line error."""
-    cls = PREDICTORS.get(name)
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise ValueError(f"bad arguments for predictor {name!r}: {exc}") from None
+    return PREDICTORS.create(name, **params)
 
 
 def preferred_encoding(predictor: str | Predictor | type[Predictor], space: str | CategoricalSpace) -> str:

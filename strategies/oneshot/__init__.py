@@ -14,11 +14,7 @@ ONESHOT: Registry[type[OneShotMethod]] = Registry("one-shot method")
 
 def create_method(name: str, *, seed: int = 0, **kwargs: Any) -> OneShotMethod:
     """Instantiate the registered one-shot method ``name``; unknown keyword arguments raise a one-line error."""
-    cls = ONESHOT.get(name)
-    try:
-        return cls(seed=seed, **kwargs)
-    except TypeError as exc:
-        raise ValueError(f"bad arguments for one-shot method {name!r}: {exc}") from None
+    return ONESHOT.create(name, seed=seed, **kwargs)
 
 
 from nni_effnas.strategies.oneshot import darts as _darts  # noqa: E402,F401
