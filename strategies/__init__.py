@@ -26,5 +26,7 @@ from nni_effnas.strategies import predictor_guided as _predictor_guided  # noqa:
 from nni_effnas.strategies import optuna_builtin as _optuna_builtin  # noqa: E402,F401
 from nni_effnas.strategies import reinforce as _reinforce  # noqa: E402,F401
 from nni_effnas.strategies import pnas as _pnas  # noqa: E402,F401
+from nni_effnas.strategies import optuna_multiobjective as _optuna_multiobjective  # noqa: E402,F401
+from nni_effnas.strategies import mo_bananas as _mo_bananas  # noqa: E402,F401
 
 __all__ = ["STRATEGIES", "Strategy", "create_strategy"]

@@ -1,0 +1,139 @@
+"""Optuna's multi-objective samplers (NSGA-II, NSGA-III, multi-objective TPE) as accuracy-against-cost strategies.
+
+Algorithms (Optuna's implementations, unchanged):
+
+* ``nsga2``: NSGA-II, Deb et al., "A Fast and Elitist Multiobjective Genetic Algorithm: NSGA-II", IEEE TEVC
+  2002 (Optuna's ``NSGAIISampler``: generations of ``population_size`` trials, default 50).
+* ``nsga3``: NSGA-III, Deb and Jain, "An Evolutionary Many-Objective Optimization Algorithm Using
+  Reference-Point-Based Nondominated Sorting Approach", IEEE TEVC 2014 (``NSGAIIISampler``).
+* ``motpe``: multi-objective TPE, Ozaki et al., "Multiobjective Tree-Structured Parzen Estimator for
+  Computationally Expensive Optimization Problems", GECCO 2020 (``TPESampler`` on a two-objective study,
+  ``multivariate=True`` by default as in our single-objective TPE).
+
+Each runs a private in-memory study with directions (maximise reward, minimise cost); ``sampler_args`` reach the
+sampler's constructor. The cost is what the trial reports (``cost_metric``) or the ``cost_model``'s: these
+samplers learn it from observations like any other objective and never screen candidates with it. A sample the
+user's constraint rejects, or a failed trial, is told to Optuna as FAIL (its samplers skip failed trials); a
+constrained NSGA run therefore spends asks on infeasible children, each answered inside one ``ask`` up to
+100 times. Resume: ``state_dict`` holds every observation and ``load_state_dict`` replays them into a new study.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from nni_effnas.space import CategoricalSpace, Sample
+from nni_effnas.strategies import STRATEGIES
+from nni_effnas.strategies.multiobjective import CostModel, MultiObjectiveStrategy
+from nni_effnas.strategies.optuna_builtin import distributions, quiet_optuna
+
+_MAX_REJECTIONS = 100
+
+
+class OptunaMultiObjective(MultiObjectiveStrategy):
+    """Base wrapper: ``make_sampler(seed, **sampler_args)`` builds the Optuna sampler."""
+
+    make_sampler: Callable[..., Any]
+
+    def __init__(self, *, cost_metric: str = "latency_ms", cost_model: str | CostModel | None = None,
+                 sampler_args: Mapping[str, Any] | None = None, seed: int | None = None) -> None:
+        super().__init__(cost_metric=cost_metric, cost_model=cost_model, seed=seed)
+        self.sampler_args = dict(sampler_args or {})
+        self.study: Any = None
+        self._pending: dict[str, list[Any]] = {}
+
+    def setup(self, space: CategoricalSpace, *, feasible: Callable[[Sample], bool] | None = None) -> None:
+        super().setup(space, feasible=feasible)
+        self._distributions = distributions(space)
+        self._new_study()
+
+    def _new_study(self) -> None:
+        import optuna
+
+        try:
+            sampler = type(self).make_sampler(int(self.rng.integers(2**31)), **self.sampler_args)
+        except TypeError as exc:
+            raise ValueError(f"bad sampler_args for {type(self).__name__}: {exc}") from None
+        with quiet_optuna():
+            self.study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+        self._pending = {}
+
+    def ask(self) -> Sample:
+        import optuna
+
+        space = self._space()
+        for _ in range(_MAX_REJECTIONS):
+            with quiet_optuna():
+                trial = self.study.ask(self._distributions)
+            sample = space.validate(dict(trial.params))
+            if self.feasible is None or self.feasible(sample):
+                break
+            with quiet_optuna():
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        self._pending.setdefault(space.key(sample), []).append(trial)
+        return sample
+
+    def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
+        import optuna
+
+        space = self._space()
+        sample = space.validate(sample)
+        cost = self.record(sample, reward, metrics)
+        queue = self._pending.get(space.key(sample))
+        with quiet_optuna():
+            if queue:
+                trial = queue.pop(0)
+                if cost is None:
+                    self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                else:
+                    self.study.tell(trial, [float(reward), cost])  # type: ignore[arg-type]
+            elif cost is not None:  # replayed history: add it as a finished trial
+                self.study.add_trial(optuna.trial.create_trial(
+                    params=sample, distributions=self._distributions, values=[float(reward), cost]))  # type: ignore[arg-type]
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        rng_state = state["rng"]
+        self.rng.bit_generator.state = rng_state
+        self._new_study()
+        self.observations = []
+        for sample, reward, cost in state.get("observations", ()):
+            self.tell(sample, reward, {self.cost_metric: cost})
+        self.rng.bit_generator.state = rng_state
+
+
+def _nsga2(seed: int, **kwargs: Any) -> Any:
+    import optuna
+
+    return optuna.samplers.NSGAIISampler(seed=seed, **kwargs)
+
+
+def _nsga3(seed: int, **kwargs: Any) -> Any:
+    import optuna
+
+    return optuna.samplers.NSGAIIISampler(seed=seed, **kwargs)
+
+
+def _motpe(seed: int, **kwargs: Any) -> Any:
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed, **{"multivariate": True, **kwargs})
+
+
+@STRATEGIES.register("nsga2")
+class NSGA2(OptunaMultiObjective):
+    """Optuna's ``NSGAIISampler`` on (reward, cost)."""
+
+    make_sampler = staticmethod(_nsga2)
+
+
+@STRATEGIES.register("nsga3")
+class NSGA3(OptunaMultiObjective):
+    """Optuna's ``NSGAIIISampler`` on (reward, cost)."""
+
+    make_sampler = staticmethod(_nsga3)
+
+
+@STRATEGIES.register("motpe")
+class MOTPE(OptunaMultiObjective):
+    """Optuna's ``TPESampler`` on a two-objective study (multivariate by default)."""
+
+    make_sampler = staticmethod(_motpe)
