@@ -5,6 +5,7 @@
     nni-effnas bench proxies --space nb201 --dataset cifar10 --sample 1000 --proxy-data fashion-mnist ...
     nni-effnas bench predictors --space nb201 --dataset cifar10 --train-sizes 20,50,100,200 --seeds 5 ...
     nni-effnas bench oneshot --space nb201 --variants darts,gdas --data fashion-mnist --epochs 4 --seeds 1 ...
+    nni-effnas bench multiobjective --space nb201 --dataset cifar10 --device pixel2 --seeds 30 --budget-frac 0.1 ...
     nni-effnas register            register our strategies as NNI tuners (nnictl algo register; idempotent)
     nni-effnas search-space        print a space's NNI search-space JSON
     nni-effnas demo                the NB201 benchmark search under nnictl, with the web UI
@@ -61,6 +62,40 @@ def _bench_search(args: argparse.Namespace) -> int:
                                         strategy_args=strategy_args, progress=progress.update)
     progress.close()
     return _write_report(bench_search, report, args)
+
+
+def _bench_multiobjective(args: argparse.Namespace) -> int:
+    from nni_effnas import bench_multiobjective as bench_mo
+    from nni_effnas.tabular import TabularBenchmark
+
+    if args.space.lower() != "nb201":
+        raise ValueError(f"no tabular benchmark for space {args.space!r}; expected nb201")
+    bench = TabularBenchmark.nb201(args.dataset)
+    if args.latency_table:
+        if not args.latency_column:
+            raise ValueError("--latency-table needs --latency-column (the column of latencies in ms)")
+        devices = [bench_mo.table_device(bench, args.latency_table, args.latency_column, arch_column=args.arch_column)]
+    else:
+        devices = bench_mo.nb201_devices(bench, args.device)
+    constrained = args.latency_bound is not None
+    default = bench_mo.CONSTRAINED_STRATEGIES if constrained else bench_mo.DEFAULT_STRATEGIES
+    strategies = _names(args.strategies) if args.strategies else list(default)
+    strategy_args = _json_arg(args.strategy_args, "--strategy-args") if args.strategy_args else None
+    runs = len(devices) * args.seeds * (len(strategies) + (1 if constrained and args.mnasnet != "none" else 0))
+    progress = _progress_bar(runs, disable=args.quiet)
+    common = dict(seeds=args.seeds, budget_frac=args.budget_frac, seed_offset=args.seed_offset,
+                  strategy_args=strategy_args, progress=progress.update)
+    if constrained:
+        report = bench_mo.run_constrained(bench, devices, strategies, bound=args.latency_bound,
+                                          mnasnet=None if args.mnasnet == "none" else args.mnasnet, **common)
+    else:
+        report = bench_mo.run_benchmark(bench, devices, strategies, **common)
+    progress.close()
+    if args.correlations:
+        from nni_effnas.costs.correlation import cost_correlation_table
+
+        report["correlations"] = cost_correlation_table(args.dataset)
+    return _write_report(bench_mo, report, args)
 
 
 def _bench_proxies(args: argparse.Namespace) -> int:
@@ -342,6 +377,32 @@ def build_parser() -> argparse.ArgumentParser:
     os_.add_argument("--plot", help="write the accuracy bar chart and skip/eigenvalue curves (PNG) here")
     os_.add_argument("--quiet", action="store_true", help="no progress lines")
     os_.set_defaults(func=_bench_oneshot)
+
+    mo = bench.add_parser("multiobjective", help="accuracy vs latency search per device: hypervolume of the found "
+                          "front, or best accuracy under a latency bound")
+    mo.add_argument("--space", default="nb201")
+    mo.add_argument("--dataset", default="cifar10")
+    mo.add_argument("--device", default="pixel2", help="an NB201 device, a comma-separated list, or 'all'")
+    mo.add_argument("--latency-table", help="a user latency table (CSV, one row per NB201 cell) instead of --device")
+    mo.add_argument("--latency-column", help="--latency-table: the latency column (ms)")
+    mo.add_argument("--arch-column", default="arch_str", help="--latency-table: the NB201 arch-string column")
+    mo.add_argument("--strategies", default=None,
+                    help="comma-separated registered strategies (LABEL=NAME for variants); default "
+                         "random,nsga2,motpe,mo_bananas (constrained: random,regularized_evolution,predictor_guided)")
+    mo.add_argument("--strategy-args", default=None, help="JSON: strategy name or label -> keyword arguments")
+    mo.add_argument("--seeds", type=int, default=30)
+    mo.add_argument("--seed-offset", type=int, default=0)
+    mo.add_argument("--budget-frac", type=float, default=0.1, help="fraction of the protocol's time budget")
+    mo.add_argument("--latency-bound", default=None,
+                    help="constrained mode: latency <= this (ms, MEDIAN or Qnn, a percentile of the device's latencies)")
+    mo.add_argument("--mnasnet", default="predictor_guided",
+                    help="constrained mode: also run this strategy on the MnasNet soft-constraint reward ('none': skip)")
+    mo.add_argument("--correlations", action="store_true",
+                    help="add the rank correlation of FLOPs and params with latency per device to the report")
+    mo.add_argument("--json", help="write the full report here")
+    mo.add_argument("--plot", help="write the fronts and hypervolume ratios (PNG) here")
+    mo.add_argument("--quiet", action="store_true", help="no progress bar")
+    mo.set_defaults(func=_bench_multiobjective)
 
     lat = bench.add_parser("latency", help="a strategy's suggestion latency after a long history")
     lat.add_argument("--space", default="nb201")

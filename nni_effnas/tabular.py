@@ -152,7 +152,11 @@ class Constraint:
     def feasible(self, bench: TabularBenchmark) -> Callable[[Sample], bool]:
         mask = self.mask(bench)
         if not mask.any():
-            raise ValueError(f"constraint {self} admits no architecture of {bench.name!r}")
+            values = bench.column(self.column)
+            closest = int(np.argmin(np.abs(values - self.threshold(bench))))
+            arch = next((k for k, row in bench.rows.items() if row == closest), str(closest))
+            raise ValueError(f"constraint {self} admits no architecture of {bench.name!r}; the closest is {arch} "
+                             f"with {self.column}={values[closest]:g}")
         return lambda sample: bool(mask[bench.row(sample)])
 
     def __str__(self) -> str:

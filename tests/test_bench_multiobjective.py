@@ -1,0 +1,94 @@
+"""``nni-effnas bench multiobjective``: hypervolume ratios, constrained mode, reports, plots and bad input."""
+import json
+
+import numpy as np
+import pytest
+
+from nni_effnas import bench_multiobjective as bm
+from nni_effnas.cli import main
+from nni_effnas.nb201 import load_table
+from nni_effnas.pareto import FrontScale, hypervolume
+from nni_effnas.tabular import TabularBenchmark
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return TabularBenchmark.nb201("cifar10")
+
+
+def test_reference_and_ceiling(bench):
+    device = bm.nb201_devices(bench, "fpga")[0]
+    ref = bm.device_reference(bench, device)
+    table = load_table()
+    latency = table.column("cifar10", "latency:fpga")
+    assert np.array_equal(device.latency, latency)
+    front = ref["true_front"]
+    assert front[:, 0].max() == pytest.approx(bench.reported.max())  # the best cell is on the true front
+    assert front[:, 1].min() == pytest.approx(latency.min()) or front[0, 1] == pytest.approx(latency.min())
+    assert ref["true_hv"] == pytest.approx(hypervolume(front, FrontScale.of(front)))
+    assert 0.9 < ref["ceiling"] < 1.0  # 12-epoch validation picks a slightly worse front than test accuracy would
+
+
+def test_pareto_report(bench, tmp_path):
+    devices = bm.nb201_devices(bench, "pixel2,fpga")
+    report = bm.run_benchmark(bench, devices, ["random", "nsga2"], seeds=2, budget_frac=0.03,
+                              strategy_args={"nsga2": {"sampler_args": {"population_size": 4}}})
+    assert list(report["devices"]) == ["pixel2", "fpga"]
+    for dev in report["devices"].values():
+        for row in dev["strategies"].values():
+            assert len(row["values"]) == 2 and all(0 <= v <= 1 for v in row["values"])
+            assert row["hv_ratio_evaluated_mean"] >= row["mean"] - 1e-12  # the selected front is a subset
+            assert row["evaluated_mean"] >= 1 and len(row["fronts"]) == 2
+    text = bm.format_table(report)
+    assert "| pixel2 |" in text and "mean over devices" in text
+    bm.save_json(report, tmp_path / "r.json")
+    bm.plot(json.loads((tmp_path / "r.json").read_text()), tmp_path / "r.png")
+    assert (tmp_path / "r.png").stat().st_size > 10_000
+
+
+def test_constrained_report(bench):
+    devices = bm.nb201_devices(bench, "pixel2")
+    report = bm.run_constrained(bench, devices, ["random"], bound="Q25", seeds=2, budget_frac=0.05,
+                                mnasnet="regularized_evolution")
+    dev = report["devices"]["pixel2"]
+    assert dev["bound_ms"] == pytest.approx(np.percentile(devices[0].latency, 25))
+    feasible = devices[0].latency <= dev["bound_ms"]
+    assert dev["optimum"] == pytest.approx(bench.reported[feasible].max())
+    assert dev["ceiling"] <= dev["optimum"]
+    assert set(dev["strategies"]) == {"random", "mnasnet[regularized_evolution]"}
+    for row in dev["strategies"].values():
+        assert all(v <= dev["optimum"] + 1e-9 for v in row["values"] if v == v)
+        assert row["gap_to_optimum"] == pytest.approx(dev["optimum"] - row["mean"])
+    assert "latency <= Q25" in bm.format_table(report)
+
+
+def test_latency_bounds():
+    device = bm.Device("d", np.array([1.0, 2.0, 3.0, 4.0]))
+    assert bm.latency_bound(device, "median") == 2.5
+    assert bm.latency_bound(device, "Q100") == 4.0
+    assert bm.latency_bound(device, "3.5") == 3.5
+    with pytest.raises(ValueError, match="bad latency bound 'fast'"):
+        bm.latency_bound(device, "fast")
+    with pytest.raises(ValueError, match="non-finite"):
+        bm.Device("broken", np.array([1.0, np.nan]))
+
+
+def test_cli_errors(capsys):
+    assert main(["bench", "multiobjective", "--device", "nope", "--seeds", "1", "--quiet"]) == 2
+    assert "unknown device 'nope'; the NAS-Bench-201 tables have: 1080ti_1" in capsys.readouterr().err
+    assert main(["bench", "multiobjective", "--latency-bound", "0.01", "--seeds", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "infeasible on pixel2" in err and "closest" in err
+    assert main(["bench", "multiobjective", "--latency-table", "x.csv", "--quiet"]) == 2
+    assert "needs --latency-column" in capsys.readouterr().err
+    assert main(["bench", "multiobjective", "--seeds", "0", "--quiet"]) == 2
+    assert "--seeds must be >= 1" in capsys.readouterr().err
+
+
+def test_cli_writes_json_and_plot(tmp_path, capsys):
+    out = tmp_path / "mo.json"
+    assert main(["bench", "multiobjective", "--device", "fpga", "--seeds", "1", "--budget-frac", "0.02",
+                 "--strategies", "random,motpe", "--json", str(out), "--plot", str(tmp_path / "mo.png"), "--quiet"]) == 0
+    report = json.loads(out.read_text())
+    assert report["strategies"] == ["random", "motpe"] and "fpga" in report["devices"]
+    assert "| fpga |" in capsys.readouterr().out
