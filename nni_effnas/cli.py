@@ -6,6 +6,7 @@
     nni-effnas bench predictors --space nb201 --dataset cifar10 --train-sizes 20,50,100,200 --seeds 5 ...
     nni-effnas bench oneshot --space nb201 --variants darts,gdas --data fashion-mnist --epochs 4 --seeds 1 ...
     nni-effnas bench multiobjective --space nb201 --dataset cifar10 --device pixel2 --seeds 30 --budget-frac 0.1 ...
+    nni-effnas pareto EXPERIMENT_ID|FILE --cost-metric latency_ms --json front.json --plot front.png
     nni-effnas register            register our strategies as NNI tuners (nnictl algo register; idempotent)
     nni-effnas search-space        print a space's NNI search-space JSON
     nni-effnas demo                the NB201 benchmark search under nnictl, with the web UI
@@ -239,6 +240,23 @@ def _progress_bar(total: int, *, disable: bool, desc: str = "search runs", unit:
     return tqdm(total=total, desc=desc, unit=unit, disable=disable, file=sys.stderr)
 
 
+def _pareto(args: argparse.Namespace) -> int:
+    from nni_effnas import pareto_export
+
+    reference = None
+    if args.reference:
+        try:
+            accuracy, cost = (float(x) for x in args.reference.split(","))
+        except ValueError:
+            raise ValueError(f"--reference must be ACCURACY,COST (two numbers), got {args.reference!r}") from None
+        reference = (accuracy, cost)
+    trials = pareto_export.load_trials(args.source, experiment_dir=args.experiment_dir)
+    report = pareto_export.front_report(trials, cost_metric=args.cost_metric, accuracy_metric=args.accuracy_metric,
+                                        reference=reference)
+    report["source"] = str(args.source)
+    return _write_report(pareto_export, report, args)
+
+
 def _register(args: argparse.Namespace) -> int:
     from nni_effnas.register import register
 
@@ -415,6 +433,17 @@ def build_parser() -> argparse.ArgumentParser:
     lat.add_argument("--json", help="write the report here")
     lat.add_argument("--quiet", action="store_true")
     lat.set_defaults(func=_bench_latency)
+
+    pa = sub.add_parser("pareto", help="the Pareto front (accuracy vs a cost) of an NNI experiment or a search")
+    pa.add_argument("source", help="an NNI experiment id, an 'nnictl experiment export' JSON file, or a search "
+                                   "checkpoint (nni_effnas.api.search(checkpoint=...))")
+    pa.add_argument("--cost-metric", default="latency_ms", help="the cost metric of the final results (minimised)")
+    pa.add_argument("--accuracy-metric", default="default", help="the accuracy metric (maximised)")
+    pa.add_argument("--reference", help="hypervolume reference point ACCURACY,COST (default: worst of the trials)")
+    pa.add_argument("--experiment-dir", help="NNI's experiments folder (default ~/nni-experiments)")
+    pa.add_argument("--json", help="write the front (with each trial's parameters) here")
+    pa.add_argument("--plot", help="write the trials and the front (PNG) here")
+    pa.set_defaults(func=_pareto)
 
     r = sub.add_parser("register", help="register our strategies as NNI tuners (idempotent)")
     r.add_argument("--quiet", action="store_true")
