@@ -11,7 +11,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 @pytest.mark.parametrize("script, expected", [("python_api.py", "regularized_evolution"),
                                               ("custom_strategy.py", "cells evaluated"),
                                               ("zero_cost.py", "zero_cost_warmup"),
-                                              ("optuna_sampler.py", "predictor_guided best")])
+                                              ("optuna_sampler.py", "predictor_guided best"),
+                                              ("multiobjective_search.py", "MnasNet reward: best cell under 12 ms")])
 def test_example_runs(script, expected):
     out = subprocess.run([sys.executable, str(EXAMPLES / script)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
