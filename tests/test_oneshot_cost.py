@@ -120,6 +120,70 @@ def test_optimising_only_the_penalty_moves_the_argmax_to_the_cheapest_op(mode):
     assert {label: TABLE.ops(label)[int(a.argmax())] for label, a in alpha.items()} == {"x": "cheap", "y": "cheap"}
 
 
+# --- the penalty inside the one-shot search ------------------------------------------------------------------
+_PER_OP = {"none": 0.0, "skip_connect": 0.0, "nor_conv_1x1": 1.0, "nor_conv_3x3": 9.0, "avg_pool_3x3": 0.5}
+
+
+class _Recorded:
+    """A penalty that keeps the weights it was called with and the value it returned."""
+
+    def __init__(self, penalty: CostPenalty) -> None:
+        self.penalty, self.weights, self.value = penalty, None, None
+
+    def __call__(self, weights):
+        self.weights, self.value = dict(weights), self.penalty(weights)
+        return self.value
+
+
+def _search_with_penalty(name: str):
+    from nni_effnas.oneshot.search import OneShotSearch
+    from nni_effnas.strategies.oneshot import create_method
+
+    torch.manual_seed(0)
+    penalty = _Recorded(CostPenalty(OpCostTable.from_per_op(_PER_OP, labels=EDGE_LABELS, unit="ms"), weight=1.0))
+    module = OneShotSearch(space=NB201Space(), method=create_method(name, seed=0),
+                           model_kwargs={"channels": 4, "num_cells": 1}, cost_penalty=penalty)
+    g = torch.Generator().manual_seed(5)
+    batch = (torch.randn(4, 3, 8, 8, generator=g), torch.randint(0, 10, (4,), generator=g))
+    return module.train(), penalty, batch
+
+
+@pytest.mark.parametrize("name", ["gdas", "drnas"])
+def test_penalty_of_a_sampling_method_sees_the_forward_sample_and_has_a_gradient(name, monkeypatch):
+    module, penalty, (x, y) = _search_with_penalty(name)
+    mixed: dict[str, torch.Tensor] = {}
+    mix = module.method.mix
+    monkeypatch.setattr(module.method, "mix", lambda edge, h, w: mix(edge, h, mixed.setdefault(edge.label, w)))
+    module._arch_loss_with_penalties(x, y)
+    assert mixed.keys() == penalty.weights.keys()
+    for label, w in mixed.items():  # the very sample the edges used (GDAS: not the argmax; DrNAS: not the mean)
+        assert torch.equal(penalty.weights[label], w)
+    assert penalty.value.requires_grad
+    grads = torch.autograd.grad(penalty.value, module.supernet.arch_parameters())
+    assert all(torch.isfinite(g).all() and g.abs().sum() > 0 for g in grads)  # every label's logits, finite
+
+
+@pytest.mark.parametrize("name", ["darts", "pc_darts", "fair_darts"])
+def test_penalty_of_a_deterministic_relaxation_is_unchanged(name):
+    """Before the penalty read the forward pass's weights it was ``penalty(edge_weights(alpha, training=False))``;
+    for these methods the value and the architecture gradient are the same."""
+    module, penalty, (x, y) = _search_with_penalty(name)
+    params = module.all_arch_parameters()
+    new = torch.autograd.grad(module._arch_loss_with_penalties(x, y), params, allow_unused=True)
+    new_penalty = penalty.value.detach()
+    old_loss = module.loss_fn(module.supernet(x, method=module.method, training=True), y)
+    extra = module.method.arch_regularizer(module.arch_parameters())
+    old_penalty = penalty.penalty(module.method.edge_weights(module.arch_parameters(), training=False))
+    old_loss = old_loss + old_penalty + (0.0 if extra is None else extra)
+    old = torch.autograd.grad(old_loss, params, allow_unused=True)
+    assert torch.equal(new_penalty, old_penalty.detach())
+    for a, b in zip(new, old):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-8)
+    assert any(a is not None and a.abs().sum() > 0 for a in new)
+
+
 # --- validation ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("costs", "match"), [
     ({"x": {"a": -1.0}}, r"'a' of label 'x'.*-1\.0"),

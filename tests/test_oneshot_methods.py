@@ -144,7 +144,7 @@ def test_method_runs_on_the_darts_space(name, darts_supernets):
     if method.extra_arch_parameters():
         assert sum(float(p.grad.abs().sum()) for p in method.extra_arch_parameters() if p.grad is not None) > 0
     strengths = {k: dict(zip(net.op_names[k], map(float, v))) for k, v in method.strengths(dict(net.alpha)).items()}
-    assert space.categorical().validate(space.derive(strengths))
+    assert space.categorical().validate(method.derive(space, strengths))
 
 
 def _supernet(name: str, space: str = "nb201", **method_args):
@@ -176,6 +176,57 @@ def test_fair_darts_weights_are_independent_sigmoids_and_l01_pushes_them_apart()
     assert (after > before).all()
     assert method.strengths(dict(net.alpha))["edge_0_1"].tolist() == pytest.approx(
         torch.sigmoid(net.alpha["edge_0_1"]).tolist())
+
+
+# logits (none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3) with `none` the strongest sigmoid on
+# every edge and, besides edge_0_1's nor_conv_3x3, every other op below FairDARTS's 0.85
+_NONE_EVERYWHERE = {
+    "edge_0_1": [4.0, -3.0, -3.0, 3.0, -3.0],
+    "edge_0_2": [4.0, 0.6, -3.0, -3.0, -3.0],
+    "edge_1_2": [4.0, -3.0, -0.2, -3.0, -3.0],
+    "edge_0_3": [4.0, -3.0, -3.0, 0.2, -3.0],
+    "edge_1_3": [4.0, -3.0, 0.8, -3.0, -3.0],
+    "edge_2_3": [4.0, -3.0, -3.0, -3.0, 0.4],
+}
+_INTO_3 = ("edge_0_3", "edge_1_3", "edge_2_3")
+
+
+def _fair_darts_strengths(method, logits):
+    names = get_space("nb201").categorical().as_dict()["edge_0_1"]
+    alpha = {label: torch.tensor(row) for label, row in logits.items()}
+    return {label: dict(zip(names, map(float, s))) for label, s in method.strengths(alpha).items()}
+
+
+def test_fair_darts_derivation_ignores_none_thresholds_and_keeps_the_cell_connected():
+    space = get_space("nb201")
+    module = _module("nb201", "fair_darts", threshold=0.85)  # the paper's threshold (the default is 0)
+    with torch.no_grad():
+        for label, row in _NONE_EVERYWHERE.items():
+            module.supernet.alpha[label].copy_(torch.tensor(row))
+    strengths = _fair_darts_strengths(module.method, _NONE_EVERYWHERE)
+    assert {space.derive(strengths)[label] for label in _INTO_3} == {"none"}  # the argmax: output cut off
+    # only edge_0_1 reaches 0.85, which leaves node 3 unreachable: the strongest dropped edge, edge_1_3
+    # (sigmoid(0.8) = 0.69), comes back and connects it; `none`'s 0.98 is never chosen
+    connected = {"edge_0_1": "nor_conv_3x3", "edge_0_2": "none", "edge_1_2": "none", "edge_0_3": "none",
+                 "edge_1_3": "nor_conv_1x1", "edge_2_3": "none"}
+    assert module.derived_sample() == connected
+    assert module.method.derive(space, strengths) == connected
+    # above the threshold and connected: the paper's sparse cell, no fallback
+    above = {**_NONE_EVERYWHERE, "edge_0_3": [4.0, -3.0, -3.0, 3.0, -3.0]}
+    assert module.method.derive(space, _fair_darts_strengths(module.method, above)) == {
+        **dict.fromkeys(_NONE_EVERYWHERE, "none"), "edge_0_1": "nor_conv_3x3", "edge_0_3": "nor_conv_3x3"}
+    # threshold 0 (the default): every edge keeps its strongest non-`none` op
+    every = create_method("fair_darts")
+    assert every.threshold == 0.0
+    assert every.derive(space, strengths) == {
+        "edge_0_1": "nor_conv_3x3", "edge_0_2": "skip_connect", "edge_1_2": "nor_conv_1x1",
+        "edge_0_3": "nor_conv_3x3", "edge_1_3": "nor_conv_1x1", "edge_2_3": "avg_pool_3x3"}
+    # no connected choice exists when the strengths offer only `none` into node 3: that cell, not an error
+    only_none = {label: ({"none": 0.9} if label in _INTO_3 else row) for label, row in strengths.items()}
+    assert {module.method.derive(space, only_none)[label] for label in _INTO_3} == {"none"}
+    for bad in (1.5, -0.1, True):
+        with pytest.raises(ValueError, match="threshold must be a number in"):
+            create_method("fair_darts", threshold=bad)
 
 
 # --- PC-DARTS ------------------------------------------------------------------------------------------------------

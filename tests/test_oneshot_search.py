@@ -84,6 +84,25 @@ def test_supernet_without_choices_and_mixed_edge_outside_forward_raise():
         net.network.a(torch.zeros(1, 3))
 
 
+def test_supernet_keeps_the_weights_of_its_last_forward_pass():
+    net = Supernet(_ToyNet())
+    method = create_method("gdas", seed=0)
+    method.setup(net, space=_ToySpace())
+    with pytest.raises(RuntimeError, match="before the supernet's first forward pass"):
+        net.last_weights
+    mixed: dict[str, torch.Tensor] = {}
+    mix = method.mix
+    method.mix = lambda edge, h, w: mix(edge, h, mixed.setdefault(edge.label, w))  # type: ignore[method-assign]
+    net(torch.randn(4, 3), method=method, training=True)
+    kept = net.last_weights
+    assert kept.keys() == mixed.keys() == {"a", "b"} and all(kept[k] is w for k, w in mixed.items())
+    sum(w @ torch.arange(1.0, len(w) + 1) for w in kept.values()).backward()  # straight-through to the logits
+    assert all(a.grad is not None and a.grad.abs().sum() > 0 for a in net.arch_parameters())
+    with torch.no_grad():
+        net(torch.randn(4, 3), method=method, training=False)
+    assert all(not w.requires_grad and sorted(w.tolist())[-1] == 1.0 for w in net.last_weights.values())
+
+
 def test_darts_mixes_with_softmax_weights():
     net = Supernet(_ToyNet())
     method = create_method("darts", seed=0)

@@ -10,7 +10,10 @@ Per training step (a pair of a training and a validation batch, DARTS's 50/50 sp
 
 1. architecture step on the validation batch: Adam on the logits (and the method's extra architecture
    parameters) with ``L_val + method.arch_regularizer + cost_penalty``; first order, or unrolled for
-   methods with ``second_order`` (the DARTS paper's finite-difference approximation);
+   methods with ``second_order`` (the DARTS paper's finite-difference approximation). The cost penalty is
+   taken over the mixing weights this very forward pass used (:attr:`Supernet.last_weights`), so it has the
+   gradient the method's relaxation gives: through GDAS's straight-through Gumbel sample, DrNAS's pathwise
+   Dirichlet sample, DARTS's softmax (the same value and gradient as ``softmax(alpha)`` before);
 2. weight step on the training batch: SGD with momentum, weight decay and gradient clipping, cosine learning
    rate per epoch.
 
@@ -51,7 +54,10 @@ class OneShotSearch(pl.LightningModule):
         w_lr, w_lr_min, w_momentum, w_weight_decay, grad_clip: the weight optimiser (DARTS's values).
         a_lr, a_betas, a_weight_decay: the architecture optimiser (DARTS's values).
         cost_penalty: optional differentiable penalty on the mixing weights (e.g.
-            :class:`nni_effnas.oneshot.cost.CostPenalty`), added to the architecture loss.
+            :class:`nni_effnas.oneshot.cost.CostPenalty`), added to the architecture loss. It is called with
+            the weights of the architecture step's own forward pass (``supernet.last_weights``), not with a
+            fresh ``method.edge_weights(alpha, training=False)``: for a sampling method those are a detached
+            argmax (GDAS) or the distribution's mean (DrNAS), which has no gradient or not the one of the loss.
         warmup_epochs: epochs that train only the weights before the architecture steps start.
     """
 
@@ -106,7 +112,7 @@ class OneShotSearch(pl.LightningModule):
         return {label: dict(zip(self.supernet.op_names[label], map(float, s))) for label, s in strengths.items()}
 
     def derived_sample(self) -> dict[str, Any]:
-        return dict(self.space.derive(self.arch_weights()))
+        return dict(self.method.derive(self.space, self.arch_weights()))
 
     def arch_loss(self, batch: Batch) -> torch.Tensor:
         x, y = batch
@@ -168,12 +174,12 @@ class OneShotSearch(pl.LightningModule):
 
     def _arch_loss_with_penalties(self, xv: torch.Tensor, yv: torch.Tensor) -> torch.Tensor:
         loss = self.loss_fn(self.supernet(xv, method=self.method, training=True), yv)
-        alpha = self.arch_parameters()
-        extra = self.method.arch_regularizer(alpha)
+        used = self.supernet.last_weights  # the weights this forward pass mixed with, graph and all
+        extra = self.method.arch_regularizer(self.arch_parameters())
         if extra is not None:
             loss = loss + extra
         if self.cost_penalty is not None:
-            loss = loss + self.cost_penalty(self.method.edge_weights(alpha, training=False))
+            loss = loss + self.cost_penalty(used)
         return loss
 
     def _arch_step(self, train: Batch, val: Batch, *, w_lr: float) -> torch.Tensor:

@@ -6,7 +6,9 @@ edges). :class:`Supernet` swaps each ``LayerChoice`` for a :class:`MixedOp` that
 modules, and holds one vector of architecture logits ``alpha[label]`` per label. Before each forward pass
 the one-shot *method* turns the logits into per-label mixing weights (softmax for DARTS, a hard Gumbel
 sample for GDAS, sigmoids for FairDARTS, ...) and every mixed edge of that label uses them: one sample per
-forward pass, shared by all cells, as in the reference implementations on NAS-Bench-201.
+forward pass, shared by all cells, as in the reference implementations on NAS-Bench-201. The weights of the
+latest forward pass stay readable as :attr:`Supernet.last_weights` (with their autograd graph), so a loss on
+the weights, such as the expected-cost penalty, sees the very sample the network was run with.
 
 This is NNI's documented seam (a ``ModelSpace`` with ``LayerChoice``); the relaxation itself is ours (see
 :mod:`nni_effnas.oneshot.search` for why NNI's one-shot modules are not used).
@@ -69,6 +71,7 @@ class Supernet(nn.Module):
         self.network = network
         self.alpha = nn.ParameterDict({label: nn.Parameter(torch.zeros(len(names)))
                                        for label, names in self.op_names.items()})
+        self._last_weights: dict[str, torch.Tensor] | None = None
 
     def _relax(self, module: nn.Module) -> None:
         for name, child in list(module.named_children()):
@@ -99,12 +102,22 @@ class Supernet(nn.Module):
     def weight_parameters(self) -> list[nn.Parameter]:
         return list(self.network.parameters())
 
+    @property
+    def last_weights(self) -> dict[str, torch.Tensor]:
+        """Per-label mixing weights of the latest forward pass, as the edges used them: the same tensors, still
+        attached to the logits (a GDAS straight-through sample, a DrNAS Dirichlet draw, DARTS's softmax)."""
+        if self._last_weights is None:
+            raise RuntimeError("Supernet.last_weights is read before the supernet's first forward pass")
+        return dict(self._last_weights)
+
     def forward(self, x: torch.Tensor, *, method: "OneShotMethod", training: bool | None = None) -> torch.Tensor:
-        """Mix every edge with ``method.edge_weights(alpha)``; ``training`` defaults to ``self.training``."""
+        """Mix every edge with ``method.edge_weights(alpha)``; ``training`` defaults to ``self.training``. The
+        weights are kept as :attr:`last_weights` until the next forward pass."""
         mixing = self._mixing
         mixing.method = method
         mixing.weights = method.edge_weights(dict(self.alpha), training=self.training if training is None
                                              else training)
+        self._last_weights = mixing.weights
         try:
             return self.network(x)
         finally:

@@ -8,7 +8,8 @@ architecture step on a validation batch and a weight step on a training batch. A
 * how architecture logits become mixing weights (:meth:`OneShotMethod.edge_weights`),
 * how one edge mixes its candidates with them (:meth:`OneShotMethod.mix`),
 * what it adds to the architecture loss (:meth:`OneShotMethod.arch_regularizer`),
-* how strong each op is when the final cell is derived (:meth:`OneShotMethod.strengths`),
+* how strong each op is when the final cell is derived (:meth:`OneShotMethod.strengths`), and how the cell is
+  derived from those strengths (:meth:`OneShotMethod.derive`: the space's own rule unless the paper has one),
 * what changes from epoch to epoch (:meth:`OneShotMethod.on_epoch_start`: temperatures, decays, stages),
 * what it adds to the training loop as Lightning callbacks (:meth:`OneShotMethod.callbacks`: early stops),
 * and whether the architecture gradient is first order or unrolled (``second_order``).
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
     from nni_effnas.oneshot.supernet import MixedOp, Supernet
     from nni_effnas.search_spaces.base import SearchSpace
+    from nni_effnas.space import Sample
 
 __all__ = ["OneShotMethod"]
 
@@ -93,6 +95,12 @@ class OneShotMethod:
     def strengths(self, alpha: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Per-label op strengths the final cell is derived from (DARTS: softmax of the logits)."""
         return {label: torch.softmax(a.detach(), dim=-1) for label, a in alpha.items()}
+
+    def derive(self, space: "SearchSpace", strengths: dict[str, dict[str, float]]) -> "Sample":
+        """The final cell from per-label op strengths ``{label: {op: float}}`` (:meth:`strengths` by op name).
+        Default: the space's own rule, ``space.derive(strengths)`` (DARTS's argmax per NAS-Bench-201 edge,
+        its top-2 incoming edges per node in the DARTS space)."""
+        return space.derive(strengths)
 
     # --- schedules ----------------------------------------------------------------------------------------
     def on_epoch_start(self, epoch: int, max_epochs: int) -> None:
