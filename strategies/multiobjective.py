@@ -11,6 +11,7 @@ Every strategy keeps its observations; :meth:`MultiObjectiveStrategy.front` is t
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 from typing import Any, Callable, Mapping
@@ -71,31 +72,34 @@ class MultiObjectiveMixin:
         self.cost_model: CostModel | None = None
         #: (sample, reward, cost) of every successful observation, in order
         self.observations: list[tuple[Sample, float, float]] = []
+        self._observed_keys: set[str] = set()
 
     def _setup_cost_model(self) -> None:
         self.cost_model = resolve_cost_model(self.cost_model_spec)
 
     def observed_cost(self, sample: Sample, metrics: Mapping[str, Any] | None) -> float | None:
         """The cost of an observation: ``metrics[cost_metric]``, else the cost model's, else ``None``."""
-        value = (metrics or {}).get(self.cost_metric)
-        if value is None and self.cost_model is not None:
-            value = self.cost_model(sample)
-        if value is None or isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-            return None
-        value = float(value)
-        return value if math.isfinite(value) else None
+        for value in ((metrics or {}).get(self.cost_metric),
+                      self.cost_model(sample) if self.cost_model is not None else None):
+            if isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value):
+                return float(value)
+        return None
 
     def record(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None) -> float | None:
         """Store a successful observation; returns its cost, or ``None`` (failed, non-finite or cost unknown:
         not stored, with a warning in the last case)."""
         if reward is None or isinstance(reward, bool) or not math.isfinite(float(reward)):
             return None
+        key = json.dumps(sorted(sample.items()), default=str)
+        if key in self._observed_keys:  # told again (a replay, or a re-proposed sample): one observation
+            return self.observed_cost(sample, metrics)
         cost = self.observed_cost(sample, metrics)
         if cost is None:
             _logger.warning("%s: trial reported no finite %r and there is no cost model; the observation is "
                             "ignored", type(self).__name__, self.cost_metric)
             return None
         self.observations.append((dict(sample), float(reward), cost))
+        self._observed_keys.add(key)
         return cost
 
     def front(self) -> list[tuple[Sample, float, float]]:
@@ -112,6 +116,7 @@ class MultiObjectiveMixin:
 
     def _load_objectives_state(self, state: Mapping[str, Any]) -> None:
         self.observations = [(dict(s), float(r), float(c)) for s, r, c in state.get("observations", ())]
+        self._observed_keys = {json.dumps(sorted(s.items()), default=str) for s, _, _ in self.observations}
 
 
 class MultiObjectiveStrategy(MultiObjectiveMixin, Strategy):

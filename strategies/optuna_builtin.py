@@ -91,12 +91,12 @@ class OptunaSamplerStrategy(Strategy):
 
     def ask(self) -> Sample:
         space = self._space()
-        for _ in range(_MAX_REJECTIONS):
+        for attempt in range(_MAX_REJECTIONS):
             with quiet_optuna():
                 trial = self.study.ask(self._distributions)
             sample = space.validate(dict(trial.params))
-            if self.feasible is None or self.feasible(sample):
-                break
+            if self.feasible is None or self.feasible(sample) or attempt == _MAX_REJECTIONS - 1:
+                break  # the last infeasible one is returned untold: the loop rejects it and tells it
             self._penalise(trial)
         self._pending.setdefault(space.key(sample), []).append(trial)
         return sample

@@ -61,12 +61,12 @@ class OptunaMultiObjective(MultiObjectiveStrategy):
         import optuna
 
         space = self._space()
-        for _ in range(_MAX_REJECTIONS):
+        for attempt in range(_MAX_REJECTIONS):
             with quiet_optuna():
                 trial = self.study.ask(self._distributions)
             sample = space.validate(dict(trial.params))
-            if self.feasible is None or self.feasible(sample):
-                break
+            if self.feasible is None or self.feasible(sample) or attempt == _MAX_REJECTIONS - 1:
+                break  # the last infeasible one is returned untold: the loop rejects it and tells it FAIL
             with quiet_optuna():
                 self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         self._pending.setdefault(space.key(sample), []).append(trial)
@@ -94,7 +94,7 @@ class OptunaMultiObjective(MultiObjectiveStrategy):
         rng_state = state["rng"]
         self.rng.bit_generator.state = rng_state
         self._new_study()
-        self.observations = []
+        self._load_objectives_state({})
         for sample, reward, cost in state.get("observations", ()):
             self.tell(sample, reward, {self.cost_metric: cost})
         self.rng.bit_generator.state = rng_state

@@ -53,11 +53,12 @@ def test_cost_model_specs():
 def test_optuna_samplers_record_both_objectives_and_resume(name, toy_space):
     args = {"sampler_args": {"population_size": 4}} if name.startswith("nsga") else {}
     strategy = create_strategy(name, seed=0, **args)
-    run(strategy, toy_space, 12)
-    assert len(strategy.observations) == 12
+    asked = run(strategy, toy_space, 12)
+    distinct = {toy_space.key(s) for s in asked}  # Optuna may propose a sample twice: one observation
+    assert len(strategy.observations) == len(distinct)
     assert all(c == toy_cost(s) for s, _, c in strategy.observations)
     trials = strategy.study.get_trials()
-    assert [t.values for t in trials] == [[additive_reward(s), toy_cost(s)] for s, _, _ in strategy.observations]
+    assert [t.values for t in trials] == [[additive_reward(s), toy_cost(s)] for s in asked]
     points = [(r, c) for _, r, c in strategy.observations]
     expected = {(r, c) for (r, c), keep in zip(points, non_dominated(points)) if keep}
     assert {(r, c) for _, r, c in strategy.front()} == expected
@@ -65,7 +66,7 @@ def test_optuna_samplers_record_both_objectives_and_resume(name, toy_space):
     restored = create_strategy(name, seed=7, **args)
     restored.setup(toy_space)
     restored.load_state_dict(state)
-    assert len(restored.study.get_trials()) == 12 and restored.front() == strategy.front()
+    assert len(restored.study.get_trials()) == len(distinct) and restored.front() == strategy.front()
     assert restored.ask() is not None
 
 
@@ -155,3 +156,22 @@ def test_mo_bananas_finds_a_better_front_than_random_on_nb201():
                                                         _evaluator(bench, device), max_trials=20),
                                              ref["scale"], ref["true_hv"])[0] for s in range(3)])
     assert ratios["mo_bananas"] > ratios["random"] + 0.05
+
+
+@pytest.mark.parametrize("name", ["nsga2", "optuna_tpe"])
+def test_a_constraint_that_rejects_everything_does_not_break_the_study(name, toy_space):
+    strategy = create_strategy(name, seed=0)
+    strategy.setup(toy_space, feasible=lambda s: False)
+    for _ in range(2):
+        sample = strategy.ask()  # 100 infeasible proposals; the last one comes back untold
+        strategy.tell(sample, None)  # the loop rejects it: told as a failure, no "cannot tell a FAIL trial"
+    assert {t.state.name for t in strategy.study.get_trials()} == {"FAIL"}
+
+
+def test_a_sample_told_twice_is_one_observation_and_bad_costs_fall_back_to_the_model(toy_space):
+    strategy = create_strategy("motpe", seed=0, cost_model=toy_cost)
+    strategy.setup(toy_space)
+    sample = strategy.ask()
+    strategy.tell(sample, 2.0, {"latency_ms": "fast"})  # not a number: the cost model's value
+    strategy.tell(sample, 2.0, {"latency_ms": 1.0})
+    assert strategy.observations == [(sample, 2.0, toy_cost(sample))]
