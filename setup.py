@@ -6,7 +6,8 @@ from setuptools import setup
 SUBPACKAGES = ("search_spaces", "strategies", "trials")
 
 setup(
-    packages=["nni_effnas", "nni_effnas.data", "nni_effnas.proxies", "nni_effnas.predictors", "nni_effnas.oneshot"]
+    packages=["nni_effnas", "nni_effnas.data", "nni_effnas.proxies", "nni_effnas.predictors", "nni_effnas.oneshot",
+              "nni_effnas.costs"]
     + [f"nni_effnas.{name}" for name in SUBPACKAGES] + ["nni_effnas.strategies.oneshot"],
     package_dir={"nni_effnas": "nni_effnas", **{f"nni_effnas.{name}": name for name in SUBPACKAGES}},
     package_data={
