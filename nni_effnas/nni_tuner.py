@@ -5,7 +5,10 @@
   replayed by ``import_data`` on ``nnictl resume``) is told to the strategy again and never re-evaluated; a
   sample already in flight is skipped.
 * ``receive_trial_result`` takes NNI's metric dict whole (``default`` is the reward) and keys its state on the
-  ``parameter_id`` that comes with the metric. If the trial echoed the sample it evaluated (``value["sample"]``,
+  ``parameter_id`` that comes with the metric. The whole dict reaches the strategy's ``tell`` as ``metrics``, on
+  resume too (``import_data``), and the numeric metrics of every known sample are kept, so a sample proposed
+  again is told with them: a multi-objective strategy (``nsga2``, ``mo_bananas``, ...) reads its cost there
+  (``cost_metric``, e.g. ``latency_ms``). If the trial echoed the sample it evaluated (``value["sample"]``,
   as ``effnas-trial`` does), that sample is used: NNI 3.0's local training service can hand a trial another
   trial's parameters when several start at once.
 * ``trial_end(success=False)`` tells the strategy the sample failed; the search goes on.
@@ -44,12 +47,26 @@ MAX_DUPLICATES = 1000
 
 
 def extract_reward(value: Any, *, minimize: bool = False) -> tuple[float | None, dict[str, Any]]:
-    """NNI's reported value (a number or a dict with ``default``) -> (reward, metrics); NaN -> ``None``."""
+    """NNI's reported value (a number, a dict with ``default``, or either JSON-encoded, once or twice as NNI's
+    stores do) -> (reward, metrics); NaN -> ``None``."""
+    for _ in range(2):
+        if not isinstance(value, str):
+            break
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            break
     metrics = dict(value) if isinstance(value, Mapping) else {"default": value}
     reward = metrics.get("default")
     if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
         return None, metrics
     return (-float(reward) if minimize else float(reward)), metrics
+
+
+def numeric_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
+    """The number-valued entries of a metric dict (what the tuner keeps per sample and stores in its checkpoint)."""
+    return {str(k): float(v) for k, v in (metrics or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _locked(method: Any) -> Any:
@@ -69,25 +86,35 @@ class StrategyTuner(Tuner):
 
     Args (``classArgs`` in an NNI config):
         strategy: registry key of the strategy (fixed in the per-strategy subclasses).
-        optimize_mode: ``maximize`` (default) or ``minimize`` the ``default`` metric.
+        optimize_mode: ``maximize`` (default) or ``minimize`` the ``default`` metric (never the cost of a
+            multi-objective strategy, which is always minimised).
         seed: the strategy's seed.
-        **strategy_args: passed to the strategy's constructor (e.g. ``population_size``).
+        strategy_args: a dict passed to the strategy's constructor, e.g. ``{cost_model: "nb201:latency:pixel2",
+            cost_metric: latency_ms}`` for ``mo_bananas``;
+        **kwargs: also passed to the strategy's constructor (flat form, e.g. ``population_size``); a key given in
+            both forms is an error.
     """
 
     strategy_name: str | None = None
 
     def __init__(self, strategy: str | None = None, optimize_mode: str = "maximize", seed: int | None = None,
-                 **strategy_args: Any) -> None:
+                 strategy_args: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         name = strategy or self.strategy_name
         if name is None:
             raise ValueError(f"StrategyTuner needs classArgs.strategy, one of: {', '.join(STRATEGIES.names())}")
         if optimize_mode not in ("maximize", "minimize"):
             raise ValueError(f"optimize_mode {optimize_mode!r} is not 'maximize' or 'minimize'")
-        self.strategy = create_strategy(name, seed=seed, **strategy_args)
+        if strategy_args is not None and not isinstance(strategy_args, Mapping):
+            raise ValueError(f"classArgs.strategy_args must be a dict, got {strategy_args!r}")
+        both = sorted(set(strategy_args or {}) & set(kwargs))
+        if both:
+            raise ValueError(f"classArgs {both} given both flat and in strategy_args; give each once")
+        self.strategy = create_strategy(name, seed=seed, **{**(strategy_args or {}), **kwargs})
         self.minimize = optimize_mode == "minimize"
         self.space: CategoricalSpace | None = None
         self.pending: dict[int, Sample] = {}
         self.results: dict[str, float | None] = {}
+        self.metrics: dict[str, dict[str, float]] = {}  # sample key -> numeric metrics of its result
         self.resumed_in_flight: dict[str, int] = {}  # sample key -> parameter id, from the checkpoint
         self._imported: list[Any] = []
         self._checkpoint: dict[str, Any] | None = None
@@ -118,7 +145,7 @@ class StrategyTuner(Tuner):
             sample = space.validate(sample)
             key = space.key(sample)
             if key in self.results:
-                self.strategy.tell(sample, self.results[key], None)
+                self.strategy.tell(sample, self.results[key], self.metrics.get(key))
             elif key in in_flight:
                 self.strategy.tell(sample, None, None)
             else:
@@ -175,6 +202,7 @@ class StrategyTuner(Tuner):
     def _record(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None) -> None:
         key = self._require_space().key(sample)
         self.results[key] = reward
+        self.metrics[key] = numeric_metrics(metrics)
         self.resumed_in_flight.pop(key, None)
         self.strategy.tell(sample, reward, metrics)
         self._save()
@@ -189,7 +217,7 @@ class StrategyTuner(Tuner):
         if path is None or self.space is None:
             return
         state = {"version": 1, "strategy": self.strategy_name or type(self.strategy).__name__,
-                 "strategy_state": self.strategy.state_dict(), "results": self.results,
+                 "strategy_state": self.strategy.state_dict(), "results": self.results, "metrics": self.metrics,
                  "in_flight": {**self.resumed_in_flight, **{self.space.key(s): pid for pid, s in self.pending.items()}}}
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(state, default=lambda v: v.tolist() if hasattr(v, "tolist") else list(v)))
@@ -208,6 +236,7 @@ class StrategyTuner(Tuner):
     def _restore(self, state: Mapping[str, Any]) -> None:
         self.strategy.load_state_dict(state["strategy_state"])
         self.results = dict(state["results"])
+        self.metrics = {k: dict(v) for k, v in state.get("metrics", {}).items()}  # absent in older checkpoints
         self.resumed_in_flight = {k: int(pid) for k, pid in state["in_flight"].items() if k not in self.results}
         _logger.info("restored tuner state: %d results, %d samples in flight", len(self.results),
                      len(self.resumed_in_flight))

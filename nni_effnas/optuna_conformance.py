@@ -8,7 +8,12 @@
 ``make_sampler(seed)`` must return a fresh sampler. Each check is a function ``check(make_sampler, workdir)``
 in :data:`CHECKS` (pytest can parametrise over them); :func:`check_sampler` runs them all and raises
 :class:`ConformanceError` naming the check and what went wrong. The checks run small studies on a toy space of
-three labels (18 samples) with a unique optimum, in memory and in a SQLite file under ``workdir``:
+three labels (18 samples) with a unique optimum, in memory and in a SQLite file under ``workdir``.
+
+A sampler whose ``n_objectives`` attribute is 2 (a multi-objective sampler, e.g. ``StrategySampler("nsga2")``)
+is checked in two-objective studies: every check's study gets ``directions=[direction, opposite]`` and its
+objective returns ``(value, toy_cost(params))`` (the cost negated when its direction is ``maximize``); the
+value is always the first objective. Other samplers are checked in single-objective studies.
 
 * ``valid_params``: every trial's parameters are choices of the space; the study records every value.
 * ``seeded``: two studies with the same seed propose the same trials.
@@ -22,6 +27,9 @@ three labels (18 samples) with a unique optimum, in memory and in a SQLite file 
 * ``no_duplicates`` (only for samplers whose ``unique_samples`` attribute is true): no sample is proposed twice
   while unseen ones remain.
 * ``finds_optimum`` (same condition): the optimum is found within the 18 trials of an exhaustive budget.
+* ``two_objectives`` (only for samplers with ``n_objectives == 2``): every trial of a two-objective study
+  completes with both values; a sampler that exposes ``front()`` (``(sample, value, cost)`` rows) reports
+  exactly the study's non-dominated values, so it was told both objectives, each the right way round.
 """
 from __future__ import annotations
 
@@ -45,6 +53,22 @@ class ConformanceError(AssertionError):
     """A sampler failed a conformance check."""
 
 
+#: per-label costs of :func:`toy_cost`: rising with the value, so the two objectives conflict
+COSTS = {"a": {0: 0.0, 1: 1.0, 2: 3.0}, "b": {"x": 0.0, "y": 0.5, "z": 2.0}, "c": {False: 0.0, True: 1.5}}
+
+
+def toy_cost(params: Any) -> float:
+    """The second objective of the two-objective checks (minimised): a cost known from the parameters alone,
+    so it also serves as a ``cost_model`` (e.g. ``StrategySampler("mo_bananas", strategy_args={"cost_model":
+    toy_cost})``)."""
+    return 1.0 + sum(COSTS[label][params[label]] for label in COSTS)
+
+
+def n_objectives(sampler: optuna.samplers.BaseSampler) -> int:
+    """How many objectives the kit checks ``sampler`` with: its ``n_objectives`` attribute, default 1."""
+    return int(getattr(sampler, "n_objectives", 1))
+
+
 def toy_objective(trial: optuna.Trial) -> float:
     a = trial.suggest_categorical("a", SPACE["a"])
     b = trial.suggest_categorical("b", SPACE["b"])
@@ -53,7 +77,24 @@ def toy_objective(trial: optuna.Trial) -> float:
 
 
 def _study(make_sampler: MakeSampler, seed: int, direction: str = "maximize", **kwargs: Any) -> optuna.Study:
-    return optuna.create_study(direction=direction, sampler=make_sampler(seed), **kwargs)
+    sampler = make_sampler(seed)
+    if n_objectives(sampler) == 2:
+        opposite = "minimize" if direction == "maximize" else "maximize"
+        return optuna.create_study(directions=[direction, opposite], sampler=sampler, **kwargs)
+    return optuna.create_study(direction=direction, sampler=sampler, **kwargs)
+
+
+def _with_cost(study: optuna.Study, objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], Any]:
+    """``objective`` as the study needs it: unchanged for one objective; ``(value, ±toy_cost)`` for two."""
+    if len(study.directions) == 1:
+        return objective
+    sign = 1.0 if study.directions[1] == optuna.study.StudyDirection.MINIMIZE else -1.0
+
+    def both(trial: optuna.Trial) -> tuple[float, float]:
+        value = objective(trial)
+        return value, sign * toy_cost(trial.params)
+
+    return both
 
 
 def _optimize(study: optuna.Study, objective: Callable[[optuna.Trial], float], n: int) -> None:
@@ -62,7 +103,7 @@ def _optimize(study: optuna.Study, objective: Callable[[optuna.Trial], float], n
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            study.optimize(objective, n_trials=n, catch=(RuntimeError,))
+            study.optimize(_with_cost(study, objective), n_trials=n, catch=(RuntimeError,))
         except Exception as exc:  # noqa: BLE001 - reported as the check's failure
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ConformanceError(f"the study raised {type(exc).__name__}: {first}") from exc
@@ -70,6 +111,11 @@ def _optimize(study: optuna.Study, objective: Callable[[optuna.Trial], float], n
 
 def _params(study: optuna.Study) -> list[tuple]:
     return [tuple(sorted(t.params.items())) for t in study.trials]
+
+
+def _best_value(study: optuna.Study) -> float:
+    """The best first objective of the completed trials (the study maximises it in every check that asks)."""
+    return max(t.values[0] for t in study.trials if t.state == TrialState.COMPLETE)
 
 
 def _expect(ok: bool, message: str) -> None:
@@ -178,7 +224,23 @@ def check_finds_optimum(make_sampler: MakeSampler, workdir: Path) -> None:
         return
     study = _study(make_sampler, 8)
     _optimize(study, toy_objective, 18)
-    _expect(study.best_value == 4.5, f"best value {study.best_value} after an exhaustive budget, expected 4.5")
+    _expect(_best_value(study) == 4.5, f"best value {_best_value(study)} after an exhaustive budget, expected 4.5")
+
+
+def check_two_objectives(make_sampler: MakeSampler, workdir: Path) -> None:
+    if n_objectives(make_sampler(0)) != 2:
+        return
+    study = _study(make_sampler, 9)
+    _optimize(study, toy_objective, 14)
+    for t in study.trials:
+        _expect(t.state == TrialState.COMPLETE and t.values is not None and len(t.values) == 2,
+                f"trial {t.number} is {t.state.name} with values {t.values}, expected COMPLETE with 2 values")
+    front = getattr(study.sampler, "front", None)
+    if callable(front):
+        told = {(round(float(r), 9), round(float(c), 9)) for _, r, c in front()}
+        best = {tuple(round(v, 9) for v in t.values) for t in study.best_trials}
+        _expect(told == best, f"the sampler's front {sorted(told)} is not the study's non-dominated values "
+                              f"{sorted(best)}")
 
 
 CHECKS: dict[str, Callable[[MakeSampler, Path], None]] = {
@@ -191,6 +253,7 @@ CHECKS: dict[str, Callable[[MakeSampler, Path], None]] = {
     "mixed_space": check_mixed_space,
     "no_duplicates": check_no_duplicates,
     "finds_optimum": check_finds_optimum,
+    "two_objectives": check_two_objectives,
 }
 
 

@@ -8,6 +8,10 @@
                                 storage="sqlite:///search.db", study_name="nb201", load_if_exists=True)
     study.optimize(objective, n_trials=100)
 
+    # accuracy against latency: the objective returns (accuracy, latency_ms)
+    sampler = StrategySampler("nsga2", seed=0, strategy_args={"sampler_args": {"population_size": 20}})
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+
 How it maps (Optuna's documented sampler seam, ``optuna.samplers.BaseSampler``):
 
 * **Search space.** Given ``search_space`` (``{label: [choices]}``), every trial is sampled by the strategy from
@@ -21,10 +25,19 @@ How it maps (Optuna's documented sampler seam, ``optuna.samplers.BaseSampler``):
   RDB (a SQLite file) resumes with the strategy's state rebuilt (a predictor refitted on the whole history,
   an evolution population refilled), and several workers share one history. Rewards are the study's values
   (negated when the study minimises); failed or pruned trials and NaN/inf values are told as failures.
+* **Two objectives.** A multi-objective strategy (``nsga2``, ``nsga3``, ``motpe``, ``mo_bananas``: accuracy
+  against a cost) runs in a two-objective study, ``directions=["maximize", "minimize"]`` with the objective
+  returning ``(accuracy, cost)``: the strategy is told ``reward = values[0]`` and
+  ``metrics = {cost_metric: values[1]}`` (each negated when its direction is the other way round). It also runs
+  in a single-objective study when it has a ``cost_model`` (the cost known before training). Other
+  strategies take single-objective studies only.
+* **Metrics.** The numeric user attributes of a trial (``trial.set_user_attr("params_M", 1.2)``) reach the
+  strategy's ``tell`` as ``metrics`` too; a two-objective study's cost takes precedence over an attribute of
+  the same name.
 * **Duplicates.** Our strategies avoid proposing a sample twice while unseen ones remain (random search aside);
   the sampler adds nothing. When a strategy has nothing left to propose, the trial is sampled independently.
-* **Limits.** Single-objective studies only (a multi-objective study raises a one-line ``ValueError``); choices
-  must be Optuna categorical values (None, bool, int, float, str).
+* **Limits.** At most two objectives, and two only for a multi-objective strategy (anything else raises a
+  one-line ``ValueError``); choices must be Optuna categorical values (None, bool, int, float, str).
 
 The strategy's own randomness comes from ``seed``; with one worker, the same seed and the same objective give
 the same trials. Check any sampler with :func:`nni_effnas.optuna_conformance.check_sampler`.
@@ -44,6 +57,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES, Strategy, create_strategy
+from nni_effnas.strategies.multiobjective import MultiObjectiveMixin
 
 _FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 
@@ -84,9 +98,7 @@ class StrategySampler(BaseSampler):
 
     # -- Optuna's seam ----------------------------------------------------------------------------------------
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        if len(study.directions) > 1:
-            raise ValueError(f"StrategySampler({self.strategy_name!r}) supports single-objective studies; this "
-                             f"study has {len(study.directions)} objectives")
+        self._check_objectives(study)
         with self._lock:
             if self.space is None:
                 inferred = IntersectionSearchSpace(include_pruned=False).calculate(study)
@@ -133,6 +145,16 @@ class StrategySampler(BaseSampler):
         self.strategy.rng = self.strategy.rng.spawn(1)[0]
 
     @property
+    def n_objectives(self) -> int:
+        """2 for a multi-objective strategy (accuracy against a cost: it expects a two-objective study), else 1."""
+        return 2 if isinstance(self.strategy, MultiObjectiveMixin) else 1
+
+    def front(self) -> list[tuple[Sample, float, float]]:
+        """A multi-objective strategy's non-dominated observations ``(sample, reward, cost)`` in its own
+        orientation (reward maximised, cost minimised); ``[]`` for other strategies."""
+        return self.strategy.front() if isinstance(self.strategy, MultiObjectiveMixin) else []
+
+    @property
     def unique_samples(self) -> bool:
         """Whether the strategy promises never to propose a sample twice (the conformance kit checks it)."""
         return bool(self.strategy.unique_samples)
@@ -142,6 +164,20 @@ class StrategySampler(BaseSampler):
     def n_told(self) -> int:
         """Finished trials the strategy has been told about."""
         return len(self._seen)
+
+    def _check_objectives(self, study: optuna.Study) -> None:
+        n = len(study.directions)
+        name = self.strategy_name
+        if self.n_objectives == 1 and n > 1:
+            raise ValueError(f"StrategySampler({name!r}) supports single-objective studies; this study has {n} "
+                             "objectives (multi-objective strategies: nsga2, nsga3, motpe, mo_bananas)")
+        if n > 2:
+            raise ValueError(f"StrategySampler({name!r}) optimises two objectives (accuracy, cost); this study "
+                             f"has {n}")
+        if n == 1 and self.n_objectives == 2 and getattr(self.strategy, "cost_model_spec", None) is None:
+            raise ValueError(f"StrategySampler({name!r}) optimises accuracy against a cost: use a two-objective "
+                             "study (directions=['maximize', 'minimize'], the objective returning (accuracy, "
+                             "cost)) or give the strategy a cost_model")
 
     def _set_space(self, space: CategoricalSpace) -> None:
         from nni_effnas.strategies.optuna_builtin import distributions
@@ -165,15 +201,26 @@ class StrategySampler(BaseSampler):
             sample = space.validate(params)
         except ValueError:
             return  # a trial outside the space (other parameters, or sampled before the space was known)
+        metrics = {k: float(v) for k, v in trial.user_attrs.items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
         reward = None
-        if state == TrialState.COMPLETE and values and math.isfinite(values[0]):
-            reward = float(values[0]) if study.direction == optuna.study.StudyDirection.MAXIMIZE else -float(values[0])
-        self.strategy.tell(sample, reward, None)
+        if state == TrialState.COMPLETE and values and all(math.isfinite(v) for v in values):
+            directions = study.directions
+            reward = _oriented(values[0], directions[0], maximize=True)
+            if len(values) > 1 and isinstance(self.strategy, MultiObjectiveMixin):
+                metrics[self.strategy.cost_metric] = _oriented(values[1], directions[1], maximize=False)
+        self.strategy.tell(sample, reward, metrics or None)
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
             warnings.warn(message, UserWarning, stacklevel=3)
+
+
+def _oriented(value: float, direction: optuna.study.StudyDirection, *, maximize: bool) -> float:
+    """``value`` as an objective to maximise (``maximize=True``) or to minimise, whatever the study's direction."""
+    same = (direction == optuna.study.StudyDirection.MAXIMIZE) == maximize
+    return float(value) if same else -float(value)
 
 
 def create_sampler(strategy: str = "predictor_guided", **kwargs: Any) -> StrategySampler:

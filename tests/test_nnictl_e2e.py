@@ -178,3 +178,39 @@ def test_zero_cost_warmup_tuner_scores_and_proposes_the_best_first(tmp_path, run
     warm = [scorer.score(t["parameter"])["synflow"] for t in trials[:5]]
     assert scorer.computed_s == 0.0, "the tuner should have scored these already"
     assert warm == sorted(warm, reverse=True)
+
+
+def test_hardware_aware_search_reports_every_cost_and_the_tuner_reads_them(tmp_path, run_experiment):
+    """trials/configs/nb201_hw_mo_bananas.yml for 6 trials (4 initial, then the EHVI acquisition inside NNI's
+    dispatcher): every trial reports accuracy as default and latency, FLOPs and params beside it; the tuner's
+    checkpoint shows that mo_bananas observed each trial's reported latency as its cost."""
+    from nni_effnas.nb201 import load_table
+
+    config = write_config(tmp_path, "nb201_hw_mo_bananas.yml", maxTrialNumber=6)
+    data = yaml.safe_load(config.read_text())
+    data["tuner"]["classArgs"]["strategy_args"].update(initial=4, predictor="random_forest", candidates=50)
+    config.write_text(yaml.safe_dump(data))
+    exp_id, port = run_experiment(config)
+    assert experiment.wait(port, timeout_s=300, progress=False) == "DONE"
+    trials = experiment.trials(port)
+    assert len(trials) == 6 and all(t["status"] == "SUCCEEDED" for t in trials), trials
+    assert_clean_trials(trials)
+    table = load_table()
+    for t in trials:
+        row = table.query(t["parameter"])
+        metrics = t["metrics"]
+        assert metrics["default"] == row["valid_acc_12ep"]
+        assert metrics["latency_ms"] == metrics["latency_pixel2_ms"] == row["latency_ms"]["pixel2"]
+        assert metrics["flops_M"] > 0 and metrics["params_M"] == row["params_M"]
+    assert len({json.dumps(t["parameter"], sort_keys=True) for t in trials}) == 6
+    import time
+
+    checkpoint = next((tmp_path / "nni-experiments" / exp_id).rglob("effnas_tuner.json"))
+    for _ in range(20):  # the dispatcher may still be handling the last result when the experiment is DONE
+        observed = json.loads(checkpoint.read_text())["strategy_state"]["observations"]
+        if len(observed) == 6:
+            break
+        time.sleep(0.5)
+    reported = {json.dumps(t["parameter"], sort_keys=True): t["metrics"]["latency_ms"] for t in trials}
+    assert len(observed) == 6
+    assert all(cost == reported[json.dumps(sample, sort_keys=True)] for sample, _, cost in observed)

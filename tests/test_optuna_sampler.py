@@ -25,6 +25,11 @@ def fast_args(name):
     if name in ("predictor_guided", "pnas"):
         return {"predictor": "random_forest", "predictor_args": {"n_estimators": 10},
                 **({"initial": 4} if name == "predictor_guided" else {})}
+    if name == "mo_bananas":
+        from nni_effnas.optuna_conformance import toy_cost
+
+        return {"cost_model": toy_cost, "predictor": "random_forest", "predictor_args": {"n_estimators": 10},
+                "initial": 4, "candidates": 50}
     return {}
 
 

@@ -4,16 +4,24 @@ Registered in ``EVALUATORS``: ``benchmark`` (NAS-Bench-201 lookup, simulated cos
 Lightning on real data), ``zero-cost`` (zero-cost proxies of the untrained network) and ``oneshot`` (a whole
 differentiable search per trial; its input is the trial's parameters, not a sample of the space: see
 :class:`OneShotEvaluator`). The same objects serve ``effnas-trial`` under NNI and the in-process API.
+
+Hardware metrics, under the same names for every evaluator but ``oneshot`` (so a multi-objective tuner reads its
+cost under one name whatever the trial did): ``latency_ms`` (the ``benchmark`` table's device, or measured here
+on the built network: :class:`LatencySettings`), ``flops_M`` (millions of forward FLOPs of one image, 2 per
+multiply-accumulate, ``FlopCounterMode``'s convention: :mod:`nni_effnas.costs.flops`) and ``params_M``
+(millions of parameters). ``default`` stays the accuracy (or proxy score).
 """
 from __future__ import annotations
 
 import contextlib
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from nni_effnas.costs.nb201_counts import nb201_flops_M
+from nni_effnas.costs.network import LatencySettings, latency_metrics, network_costs
 from nni_effnas.registry import Registry
 from nni_effnas.search_spaces import SearchSpace
 
@@ -61,9 +69,11 @@ class BenchmarkEvaluator(Evaluator):
     """Look the cell up in the offline NAS-Bench-201 table (no training).
 
     ``default`` is the 12-epoch validation accuracy (the reward of the NATS-Bench simulated protocol);
-    also reported: 200-epoch test and validation accuracy, params, latency on ``device``, and ``cost``, the
-    simulated 12-epoch training time in seconds. Intermediate results: the validation accuracy at 12 and at
-    200 epochs (the two fidelities the table holds).
+    also reported: 200-epoch test and validation accuracy, ``params_M`` (the table's), the latency on ``device``
+    from the table as ``latency_ms`` and ``latency_{device}_ms`` (with ``latency_device``), ``flops_M``
+    (:func:`nb201_flops_M`: the benchmark network for ``dataset``, counted in closed form, not from the
+    table), and ``cost``, the simulated 12-epoch training time in seconds. Intermediate results: the validation
+    accuracy at 12 and at 200 epochs (the two fidelities the table holds).
     """
 
     def __init__(self, *, dataset: str = "cifar10", device: str = "pixel2") -> None:
@@ -89,7 +99,10 @@ class BenchmarkEvaluator(Evaluator):
             "valid_acc_200ep": row["valid_acc_200ep"],
             "test_acc": row["test_acc_200ep"],
             "params_M": row["params_M"],
+            "flops_M": nb201_flops_M(clean, dataset=self.dataset),
+            "latency_ms": row["latency_ms"][self.device],
             f"latency_{self.device}_ms": row["latency_ms"][self.device],
+            "latency_device": self.device,
             "cost": row["cost_12ep_s"],
             "index": row["index"],
             "arch": row["arch"],
@@ -102,18 +115,23 @@ class TrainingEvaluator(Evaluator):
     """Build the sampled network and train it with PyTorch Lightning (``nni_effnas.trials.train``).
 
     Model size for CPU work: ``channels`` and ``num_cells`` of the space's skeleton; input channels and
-    classes come from the dataset.
+    classes come from the dataset. After training, the network is measured on the CPU (a fresh copy: costs do
+    not depend on weights): ``params_M``, ``flops_M`` and ``latency_ms`` (``latency_*`` arguments, see
+    :class:`LatencySettings`; image size from the dataset).
     """
 
     def __init__(self, *, dataset: str = "digits", data_dir: str | Path | None = None, epochs: int = 3,
                  batch_size: int = 64, learning_rate: float = 0.05, seed: int = 0, channels: int = 16,
                  num_cells: int = 1, limit: int | None = None, out_dir: str | Path | None = None,
-                 accelerator: str = "cpu") -> None:
+                 accelerator: str = "cpu", latency_batch_size: int = 1, latency_threads: int = 1,
+                 latency_warmup: int = 5, latency_repeats: int = 20) -> None:
         from nni_effnas.trials.data import DATASETS
 
         DATASETS.canonical(dataset)  # fail early on an unknown name
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
+        self.latency = LatencySettings(batch_size=latency_batch_size, threads=latency_threads,
+                                       warmup=latency_warmup, repeats=latency_repeats)
         self.channels, self.num_cells = channels, num_cells
         self.train_kwargs = dict(dataset=dataset, data_dir=data_dir, epochs=epochs, batch_size=batch_size,
                                  learning_rate=learning_rate, seed=seed, limit=limit, out_dir=out_dir,
@@ -123,13 +141,18 @@ class TrainingEvaluator(Evaluator):
         from nni_effnas.trials.train import TrainEvaluator
 
         clean = space.categorical().validate(sample)
+        seen: list[Any] = []
 
         def build(data: Any) -> Any:
+            seen.append(data)
             return space.build(clean, in_channels=data.in_channels, num_classes=data.num_classes,
                                **model_size_kwargs(space.name, channels=self.channels, cells=self.num_cells))
 
         metrics = TrainEvaluator(**self.train_kwargs).evaluate(build, report=report)
-        return {**metrics, "arch": space.to_string(clean), "sample": clean}
+        data = seen[-1]
+        shape = (data.in_channels, data.image_size, data.image_size)
+        costs = network_costs(build(data), shape, self.latency)
+        return {**metrics, **costs, "arch": space.to_string(clean), "sample": clean}
 
 
 @EVALUATORS.register("zero-cost", aliases=("zero_cost", "zerocost", "zc"))
@@ -146,13 +169,19 @@ class ZeroCostEvaluator(Evaluator):
     NaN, is reported as ``null``), ``default`` = the *first* proxy's score (with several proxies, ranking by
     their aggregate needs a population of architectures, which is a strategy's job, not a trial's;
     ``None`` when that score is NaN, so the trial fails), ``zc_time_s`` (the compute the scores cost, cached
-    ones included at their recorded time), ``arch`` and ``sample``. No ``cost`` is set: in-process searches
-    charge the wall time.
+    ones included at their recorded time), ``arch`` and ``sample``; and the scored network's ``params_M`` and
+    ``flops_M`` (the ``params`` and ``flops`` proxies, cached like the scores; not in ``zc_time_s``) and
+    ``latency_ms`` (measured on ``device`` with the ``latency_*`` arguments, see :class:`LatencySettings`;
+    never cached, as a latency belongs to the machine; ``latency_repeats=0`` skips it). No ``cost`` is set:
+    in-process searches charge the wall time, the latency measurement included.
     """
 
     def __init__(self, *, dataset: str = "cifar10", proxies: str | Sequence[str] = "synflow",
                  proxy_data: str = "noise", batch_size: int = 64, seed: int = 0, channels: int = 16,
-                 num_cells: int = 5, cache: str | Path | bool | None = None, device: str = "cpu") -> None:
+                 num_cells: int = 5, cache: str | Path | bool | None = None, device: str = "cpu",
+                 latency_batch_size: int = 1, latency_threads: int = 1, latency_warmup: int = 5,
+                 latency_repeats: int = 20) -> None:
+        from nni_effnas.nb201 import TASKS, canonical_dataset
         from nni_effnas.zerocost import ZeroCostScorer
 
         if isinstance(cache, str) and cache.strip().lower() in ("none", "off", "false", "no", ""):
@@ -160,6 +189,10 @@ class ZeroCostEvaluator(Evaluator):
         self.scorer = ZeroCostScorer("nb201", proxies=proxies, dataset=dataset, data=proxy_data,
                                      batch_size=batch_size, seed=seed, cache=cache, device=device,
                                      model_kwargs={"channels": channels, "num_cells": num_cells})
+        self.latency = LatencySettings(batch_size=latency_batch_size, threads=latency_threads,
+                                       warmup=latency_warmup, repeats=latency_repeats)
+        self.device = device
+        self.input_shape = TASKS[canonical_dataset(dataset)][1]
 
     def evaluate(self, sample: Mapping[str, Any], *, space: SearchSpace, report: Report | None = None) -> dict[str, Any]:
         if space.name != self.scorer.space.name:
@@ -167,10 +200,16 @@ class ZeroCostEvaluator(Evaluator):
         clean = space.categorical().validate(sample)
         before = self.scorer.charged_s
         scores = {name: (value if math.isfinite(value) else None) for name, value in self.scorer.score(clean).items()}
+        charged = self.scorer.charged_s - before
+        counts = self.scorer.score(clean, proxies=("params", "flops"))  # the same counters, cached with the scores
+        costs = {"params_M": counts["params"] / 1e6, "flops_M": counts["flops"] / 1e6}
+        if self.latency.repeats:
+            costs.update(latency_metrics(self.scorer.build(clean), self.input_shape, self.latency, device=self.device))
         return {
             "default": scores[self.scorer.proxies[0]],
             **scores,
-            "zc_time_s": self.scorer.charged_s - before,
+            **costs,
+            "zc_time_s": charged,
             "arch": space.to_string(clean),
             "sample": clean,
         }

@@ -9,6 +9,11 @@ and ``--seed`` standalone) rather than a sample. Bad input exits with status 2 a
 evaluation whose ``default`` is not a finite number (e.g. a zero-cost proxy undefined for the network) exits
 with status 1 and one line, reporting nothing; any other failing evaluation exits non-zero. NNI then marks the
 trial FAILED and the search goes on.
+
+Every evaluator but ``oneshot`` also reports ``latency_ms``, ``flops_M`` and ``params_M`` (hardware-aware search:
+``benchmark`` reads the latency of ``--device`` from the table; ``train`` and ``zero-cost`` measure the built
+network here, with ``--latency-batch-size``, ``--latency-threads``, ``--latency-warmup`` and
+``--latency-repeats``; see ``docs/hardware-aware-nni.md``).
 """
 from __future__ import annotations
 
@@ -35,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=None,
                    help="benchmark, zero-cost: cifar10|cifar100|imagenet16; train: digits|fashion-mnist")
     p.add_argument("--device", default=None,
-                   help="benchmark: latency device to report (default pixel2); zero-cost: torch device (default cpu)")
+                   help="benchmark: the table's latency device reported as latency_ms (default pixel2); zero-cost: "
+                        "torch device (default cpu)")
     p.add_argument("--epochs", type=int, default=3, help="train: epochs")
     p.add_argument("--batch-size", type=int, default=64, help="train: batch size")
     p.add_argument("--lr", type=float, default=0.05, help="train: learning rate")
@@ -64,7 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-limit", type=int, default=2000, help="oneshot: held-out images measuring the supernet")
     p.add_argument("--hessian", action="store_true",
                    help="oneshot: report the dominant Hessian eigenvalue of the architecture loss (slower)")
+    p.add_argument("--latency-batch-size", type=int, default=None,
+                   help="train, zero-cost: batch of the latency runs (default 1)")
+    p.add_argument("--latency-threads", type=int, default=None,
+                   help="train, zero-cost: CPU threads of the latency runs (default 1)")
+    p.add_argument("--latency-warmup", type=int, default=None,
+                   help="train, zero-cost: untimed runs before timing (default 5)")
+    p.add_argument("--latency-repeats", type=int, default=None,
+                   help="train, zero-cost: timed runs, latency_ms is their median (default 20; 0: no latency)")
     return p
+
+
+def latency_kwargs(args: argparse.Namespace) -> dict[str, int]:
+    """The ``--latency-*`` flags given (the evaluator's defaults, :class:`LatencySettings`, for the others)."""
+    names = ("batch_size", "threads", "warmup", "repeats")
+    return {f"latency_{n}": getattr(args, f"latency_{n}") for n in names if getattr(args, f"latency_{n}") is not None}
 
 
 def evaluator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -75,12 +95,12 @@ def evaluator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         return {"dataset": args.dataset or "digits", "data_dir": args.data_dir, "epochs": args.epochs,
                 "batch_size": args.batch_size, "learning_rate": args.lr, "seed": args.seed,
                 "channels": args.channels, "num_cells": 1 if args.cells is None else args.cells, "limit": args.limit,
-                "out_dir": args.out_dir or os.environ.get("NNI_OUTPUT_DIR")}
+                "out_dir": args.out_dir or os.environ.get("NNI_OUTPUT_DIR"), **latency_kwargs(args)}
     if name == "zero-cost":
         return {"dataset": args.dataset or "cifar10", "proxies": args.proxies, "proxy_data": args.proxy_data,
                 "batch_size": args.zc_batch_size, "seed": args.seed, "channels": args.channels,
                 "num_cells": 5 if args.cells is None else args.cells, "cache": args.cache,
-                "device": args.device or "cpu"}
+                "device": args.device or "cpu", **latency_kwargs(args)}
     if name == "oneshot":
         return {"dataset": args.dataset or "digits", "data_dir": args.data_dir, "epochs": args.epochs,
                 "batch_size": args.batch_size, "channels": args.channels,
