@@ -32,7 +32,7 @@ import math
 import os
 import threading
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import nni
 from nni.tuner import Tuner
@@ -81,6 +81,21 @@ def _locked(method: Any) -> Any:
     return wrapper
 
 
+def parse_constraint(text: str) -> Callable[[Sample], bool]:
+    """``COST_MODEL<=LIMIT`` (e.g. ``nb201:latency:pixel2<=12``) as a predicate on samples."""
+    from nni_effnas.strategies.multiobjective import resolve_cost_model
+
+    spec, sep, limit = str(text).rpartition("<=")
+    try:
+        bound = float(limit)
+    except ValueError:
+        bound = float("nan")
+    if not sep or not spec.strip() or not math.isfinite(bound):
+        raise ValueError(f"bad constraint {text!r}; expected COST_MODEL<=LIMIT, e.g. 'nb201:latency:pixel2<=12'")
+    model = resolve_cost_model(spec.strip())
+    return lambda sample: model(sample) <= bound
+
+
 class StrategyTuner(Tuner):
     """An NNI tuner that runs one of our strategies.
 
@@ -91,6 +106,11 @@ class StrategyTuner(Tuner):
         seed: the strategy's seed.
         strategy_args: a dict passed to the strategy's constructor, e.g. ``{cost_model: "nb201:latency:pixel2",
             cost_metric: latency_ms}`` for ``mo_bananas``;
+        constraint: a hard constraint known before training, ``COST_MODEL<=LIMIT`` with a cost-model spec of
+            :func:`~nni_effnas.strategies.multiobjective.resolve_cost_model`, e.g. ``nb201:latency:pixel2<=12``
+            or ``nb201:params<=0.5``: the strategy is set up with it (the zero-cost and predictor strategies
+            leave infeasible samples out of their pools) and an infeasible proposal is told as rejected and
+            never becomes a trial.
         **kwargs: also passed to the strategy's constructor (flat form, e.g. ``population_size``); a key given in
             both forms is an error.
     """
@@ -98,7 +118,8 @@ class StrategyTuner(Tuner):
     strategy_name: str | None = None
 
     def __init__(self, strategy: str | None = None, optimize_mode: str = "maximize", seed: int | None = None,
-                 strategy_args: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+                 strategy_args: Mapping[str, Any] | None = None, constraint: str | None = None,
+                 **kwargs: Any) -> None:
         name = strategy or self.strategy_name
         if name is None:
             raise ValueError(f"StrategyTuner needs classArgs.strategy, one of: {', '.join(STRATEGIES.names())}")
@@ -111,6 +132,7 @@ class StrategyTuner(Tuner):
             raise ValueError(f"classArgs {both} given both flat and in strategy_args; give each once")
         self.strategy = create_strategy(name, seed=seed, **{**(strategy_args or {}), **kwargs})
         self.minimize = optimize_mode == "minimize"
+        self.feasible = parse_constraint(constraint) if constraint is not None else None
         self.space: CategoricalSpace | None = None
         self.pending: dict[int, Sample] = {}
         self.results: dict[str, float | None] = {}
@@ -125,7 +147,7 @@ class StrategyTuner(Tuner):
     @_locked
     def update_search_space(self, search_space: Mapping[str, Any]) -> None:
         self.space = CategoricalSpace.from_nni(search_space)
-        self.strategy.setup(self.space)
+        self.strategy.setup(self.space, feasible=self.feasible)
         if self._checkpoint is not None:
             self._restore(self._checkpoint)
             self._checkpoint = None
@@ -148,11 +170,14 @@ class StrategyTuner(Tuner):
                 self.strategy.tell(sample, self.results[key], self.metrics.get(key))
             elif key in in_flight:
                 self.strategy.tell(sample, None, None)
+            elif self.feasible is not None and not self.feasible(sample):
+                self.strategy.tell(sample, None, None)  # rejected by the constraint: no trial
             else:
                 self.pending[parameter_id] = sample
                 self._save()
                 return sample
-        raise nni.NoMoreTrialError(f"the strategy proposed {MAX_DUPLICATES} already evaluated samples in a row")
+        raise nni.NoMoreTrialError(f"the strategy proposed {MAX_DUPLICATES} already evaluated or infeasible samples "
+                                   "in a row")
 
     @_locked
     def receive_trial_result(self, parameter_id: int, parameters: Any, value: Any, **kwargs: Any) -> None:

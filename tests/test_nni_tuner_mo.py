@@ -154,3 +154,23 @@ def test_shipped_hardware_aware_configs_build_their_tuner(config, nb201_space):
     run(tuner, 3, result=lambda s: nb201_result(s, device))
     assert [c for _, _, c in tuner.strategy.observations] == [nb201_result(s, device)["latency_ms"]
                                                              for s, _, _ in tuner.strategy.observations]
+
+
+@pytest.mark.parametrize("strategy", ["regularized_evolution", "predictor_guided", "nsga2"])
+def test_a_constraint_class_arg_keeps_infeasible_samples_out_of_the_trials(strategy, nb201_space):
+    args = {"predictor": "random_forest", "predictor_args": {"n_estimators": 10}, "initial": 4} \
+        if strategy == "predictor_guided" else {}
+    tuner = StrategyTuner(strategy=strategy, seed=0, constraint="nb201:latency:pixel2<=10", **args)
+    tuner.update_search_space(nb201_space.to_nni())
+    history = run(tuner, 8)
+    table = load_table()
+    assert all(table.query(h["parameter"])["latency_ms"]["pixel2"] <= 10 for h in history)
+    assert tuner.strategy.feasible is tuner.feasible
+
+
+@pytest.mark.parametrize("bad", ["latency<=", "nb201:latency:pixel2<12", "nb201:latency:pixel2<=fast"])
+def test_a_bad_constraint_is_a_one_line_error(bad):
+    with pytest.raises(ValueError, match="bad constraint"):
+        StrategyTuner(strategy="random", constraint=bad)
+    with pytest.raises(ValueError, match="unknown latency device 'nope'"):
+        StrategyTuner(strategy="random", constraint="nb201:latency:nope<=3")

@@ -214,3 +214,21 @@ def test_hardware_aware_search_reports_every_cost_and_the_tuner_reads_them(tmp_p
     reported = {json.dumps(t["parameter"], sort_keys=True): t["metrics"]["latency_ms"] for t in trials}
     assert len(observed) == 6
     assert all(cost == reported[json.dumps(sample, sort_keys=True)] for sample, _, cost in observed)
+
+
+def test_constrained_config_keeps_every_trial_under_the_latency_bound(tmp_path, run_experiment):
+    """trials/configs/nb201_hw_constrained.yml for 5 trials: the tuner's constraint classArg rejects slower cells
+    before they become trials."""
+    from nni_effnas.nb201 import load_table
+
+    config = write_config(tmp_path, "nb201_hw_constrained.yml", maxTrialNumber=5)
+    data = yaml.safe_load(config.read_text())
+    data["tuner"]["classArgs"].update(initial=3, predictor="random_forest", candidates=50)
+    config.write_text(yaml.safe_dump(data))
+    _, port = run_experiment(config)
+    assert experiment.wait(port, timeout_s=300, progress=False) == "DONE"
+    trials = experiment.trials(port)
+    assert len(trials) == 5 and all(t["status"] == "SUCCEEDED" for t in trials), trials
+    table = load_table()
+    assert all(table.query(t["parameter"])["latency_ms"]["pixel2"] <= 12 for t in trials)
+    assert all(t["metrics"]["latency_ms"] <= 12 for t in trials)
