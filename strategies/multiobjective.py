@@ -28,8 +28,9 @@ CostModel = Callable[[Sample], float]
 
 def resolve_cost_model(spec: str | CostModel | None, *, dataset: str = "cifar10") -> CostModel | None:
     """A cost model from a spec: a callable is returned as is; strings name a column of the shipped
-    NAS-Bench-201 table, ``nb201:latency:DEVICE`` (ms on one of the 22 device settings) or ``nb201:params``
-    (millions), optionally with ``@DATASET`` (default ``dataset``); or a user
+    NAS-Bench-201 table, ``nb201:latency:DEVICE`` (ms on one of the 22 device settings), ``nb201:params``
+    (millions) or ``nb201:flops`` (millions, :func:`~nni_effnas.costs.nb201_counts.nb201_flops`), optionally with
+    ``@DATASET`` (default ``dataset``); or a user
     latency table, ``csv:PATH:COLUMN`` (architectures in column ``arch_str``)."""
     if spec is None or callable(spec):
         return spec
@@ -43,14 +44,18 @@ def resolve_cost_model(spec: str | CostModel | None, *, dataset: str = "cifar10"
             raise ValueError(f"bad cost_model {spec!r}; expected 'csv:PATH:COLUMN'")
         return LatencyTable.from_csv(path, latency_column=column)
     if not spec.startswith("nb201:"):
-        raise ValueError(f"bad cost_model {spec!r}; expected 'nb201:latency:DEVICE', 'nb201:params' or "
-                         "'csv:PATH:COLUMN'")
+        raise ValueError(f"bad cost_model {spec!r}; expected 'nb201:latency:DEVICE', 'nb201:params', "
+                         "'nb201:flops' or 'csv:PATH:COLUMN'")
     from nni_effnas.nb201 import load_table
 
     metric, _, data = spec[len("nb201:"):].partition("@")
     table = load_table()
-    column = {"params": "params_M"}.get(metric, metric)
-    values = table.column(data or dataset, column)
+    if metric == "flops":
+        from nni_effnas.costs.nb201_counts import nb201_flops
+
+        values = nb201_flops(data or dataset) / 1e6
+    else:
+        values = table.column(data or dataset, {"params": "params_M"}.get(metric, metric))
 
     def cost(sample: Mapping[str, Any]) -> float:
         return float(values[table.index(sample)])

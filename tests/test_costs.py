@@ -365,3 +365,30 @@ def test_local_latency_vs_flops_measures_a_seeded_sample():
 def test_markdown_table_formats_floats_and_columns():
     text = markdown_table([{"a": 1, "b": 0.12345}, {"a": 2, "b": float("nan")}], digits=2)
     assert text.splitlines() == ["| a | b |", "|---|---|", "| 1 | 0.12 |", "| 2 | nan |"]
+
+
+def test_device_lut_fitted_to_a_device_table_drives_the_expected_latency_loss():
+    import torch
+
+    from nni_effnas.costs import fit_nb201_device_lut, nb201_latency
+    from nni_effnas.nb201 import EDGE_LABELS, OPS, load_table
+    from nni_effnas.oneshot.cost import CostPenalty, expected_cost
+
+    fpga = fit_nb201_device_lut("fpga")
+    assert fpga.fit["r2"] > 0.999  # HW-NAS-Bench's FPGA latencies are additive over the edges
+    pixel2 = fit_nb201_device_lut("pixel2")
+    assert 0.7 < pixel2.fit["r2"] < 1 and pixel2.fit["spearman"] > 0.85
+    table, measured = load_table(), nb201_latency("pixel2")
+    rows = range(0, 15625, 500)
+    errors = [abs(pixel2.predict(table.sample(i)) - measured(table.sample(i))) / measured(table.sample(i)) for i in rows]
+    assert np.mean(errors) * 100 < 3 * pixel2.fit["mape_pct"]
+    assert all(v >= 0 for ops in pixel2.table.to_dict().values() for v in ops.values())
+    # the table is an OpCostTable: the one-shot penalty has a gradient towards faster ops on the phone
+    alpha = {label: torch.zeros(len(OPS), requires_grad=True) for label in EDGE_LABELS}
+    weights = {label: torch.softmax(a, 0) for label, a in alpha.items()}
+    CostPenalty(pixel2.table, weight=1.0)(weights).backward()
+    conv = OPS.index("nor_conv_3x3")
+    assert all(alpha[label].grad[conv] > alpha[label].grad[OPS.index("none")] for label in EDGE_LABELS)
+    one_hot = {label: torch.nn.functional.one_hot(torch.tensor(OPS.index(op)), len(OPS)).float()
+               for label, op in table.sample(7).items()}
+    assert float(expected_cost(pixel2.table, one_hot)) + pixel2.fixed_ms == pytest.approx(pixel2.predict(table.sample(7)))

@@ -42,6 +42,9 @@ def test_cost_model_specs():
     sample = table.sample(123)
     assert latency(sample) == pytest.approx(table.query(123)["latency_ms"]["pixel2"])
     assert params(sample) == pytest.approx(table.query(123, "cifar100")["params_M"])
+    from nni_effnas.costs.nb201_counts import nb201_flops_M
+
+    assert resolve_cost_model("nb201:flops@imagenet16")(sample) == pytest.approx(nb201_flops_M(sample, dataset="imagenet16"))
     assert resolve_cost_model(toy_cost) is toy_cost and resolve_cost_model(None) is None
     with pytest.raises(ValueError, match="unknown latency device 'nope'"):
         resolve_cost_model("nb201:latency:nope")

@@ -14,6 +14,7 @@ from nni_effnas.costs.correlation import (
     markdown_table,
     rank_correlations,
 )
+from nni_effnas.costs.device_lut import DeviceLUT, fit_nb201_device_lut
 from nni_effnas.costs.flops import count_flops, naslib_mflops
 from nni_effnas.costs.latency import LatencyMeasurement, machine_info, measure_latency
 from nni_effnas.costs.lut import (
@@ -28,6 +29,8 @@ from nni_effnas.costs.params import count_params
 from nni_effnas.costs.tables import LatencyTable, known_devices, nb201_key, nb201_latency
 
 __all__ = [
+    "DeviceLUT",
+    "fit_nb201_device_lut",
     "LatencyMeasurement",
     "LatencyTable",
     "NB201LatencyLUT",
