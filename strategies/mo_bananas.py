@@ -148,12 +148,7 @@ class MOBananas(MultiObjectiveMixin, BANANAS):
         return self._mutation_pool(parents, self.candidates)
 
     def _scores(self, pool: list[Sample]) -> np.ndarray:
-        self._ensure_model()
-        fitted = [s for s, _ in self.history[: self.fit_info["n"]]] if self.zc_feature else []
-        _, X_pool = self._features(fitted, pool)
-        mean, std = self.model_.predict(X_pool, return_std=True)
-        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
-            raise FloatingPointError("the predictor predicted non-finite values")
+        mean, std = self._predict(pool)
         cost = costs_of(self.cost_model, pool)
         rewards = np.array([r for _, r, _ in self.observations])
         costs = np.array([c for _, _, c in self.observations])

@@ -65,6 +65,8 @@ class OptunaSamplerStrategy(Strategy):
     """Base wrapper: ``make_sampler(seed, **sampler_args)`` builds the Optuna sampler."""
 
     make_sampler: Callable[..., Any]
+    #: the study's directions (the multi-objective wrappers add the cost's)
+    directions: tuple[str, ...] = ("maximize",)
 
     def __init__(self, *, seed: int | None = None, sampler_args: Mapping[str, Any] | None = None) -> None:
         super().__init__(seed=seed)
@@ -86,7 +88,7 @@ class OptunaSamplerStrategy(Strategy):
         except TypeError as exc:
             raise ValueError(f"bad sampler_args for {type(self).__name__}: {exc}") from None
         with quiet_optuna():
-            self.study = optuna.create_study(direction="maximize", sampler=sampler)
+            self.study = optuna.create_study(directions=list(self.directions), sampler=sampler)
         self._pending = {}
 
     def ask(self) -> Sample:

@@ -15,7 +15,7 @@ sampler's constructor. The cost is what the trial reports (``cost_metric``) or t
 samplers learn it from observations like any other objective and never screen candidates with it. A sample the
 user's constraint rejects, or a failed trial, is told to Optuna as FAIL (its samplers skip failed trials); a
 constrained NSGA run therefore spends asks on infeasible children, each answered inside one ``ask`` up to
-100 times. Resume: ``state_dict`` holds every observation and ``load_state_dict`` replays them into a new study.
+100 times (the proposal loop is :class:`~nni_effnas.strategies.optuna_builtin.OptunaSamplerStrategy`'s). Resume: ``state_dict`` holds every observation and ``load_state_dict`` replays them into a new study.
 """
 from __future__ import annotations
 
@@ -23,54 +23,29 @@ from typing import Any, Callable, Mapping
 
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
-from nni_effnas.strategies.multiobjective import CostModel, MultiObjectiveStrategy
-from nni_effnas.strategies.optuna_builtin import distributions, quiet_optuna
-
-_MAX_REJECTIONS = 100
+from nni_effnas.strategies.multiobjective import CostModel, MultiObjectiveMixin
+from nni_effnas.strategies.optuna_builtin import OptunaSamplerStrategy, quiet_optuna
 
 
-class OptunaMultiObjective(MultiObjectiveStrategy):
-    """Base wrapper: ``make_sampler(seed, **sampler_args)`` builds the Optuna sampler."""
+class OptunaMultiObjective(MultiObjectiveMixin, OptunaSamplerStrategy):
+    """Base wrapper: ``make_sampler(seed, **sampler_args)`` builds the Optuna sampler of a two-objective study."""
 
-    make_sampler: Callable[..., Any]
+    directions = ("maximize", "minimize")
 
     def __init__(self, *, cost_metric: str = "latency_ms", cost_model: str | CostModel | None = None,
                  sampler_args: Mapping[str, Any] | None = None, seed: int | None = None) -> None:
-        super().__init__(cost_metric=cost_metric, cost_model=cost_model, seed=seed)
-        self.sampler_args = dict(sampler_args or {})
-        self.study: Any = None
-        self._pending: dict[str, list[Any]] = {}
+        super().__init__(seed=seed, sampler_args=sampler_args)
+        self._init_objectives(cost_metric, cost_model)
 
     def setup(self, space: CategoricalSpace, *, feasible: Callable[[Sample], bool] | None = None) -> None:
         super().setup(space, feasible=feasible)
-        self._distributions = distributions(space)
-        self._new_study()
+        self._setup_cost_model()
 
-    def _new_study(self) -> None:
+    def _penalise(self, trial: Any) -> None:
         import optuna
 
-        try:
-            sampler = type(self).make_sampler(int(self.rng.integers(2**31)), **self.sampler_args)
-        except TypeError as exc:
-            raise ValueError(f"bad sampler_args for {type(self).__name__}: {exc}") from None
         with quiet_optuna():
-            self.study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-        self._pending = {}
-
-    def ask(self) -> Sample:
-        import optuna
-
-        space = self._space()
-        for attempt in range(_MAX_REJECTIONS):
-            with quiet_optuna():
-                trial = self.study.ask(self._distributions)
-            sample = space.validate(dict(trial.params))
-            if self.feasible is None or self.feasible(sample) or attempt == _MAX_REJECTIONS - 1:
-                break  # the last infeasible one is returned untold: the loop rejects it and tells it FAIL
-            with quiet_optuna():
-                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        self._pending.setdefault(space.key(sample), []).append(trial)
-        return sample
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
         import optuna
@@ -89,6 +64,9 @@ class OptunaMultiObjective(MultiObjectiveStrategy):
             elif cost is not None:  # replayed history: add it as a finished trial
                 self.study.add_trial(optuna.trial.create_trial(
                     params=sample, distributions=self._distributions, values=[float(reward), cost]))  # type: ignore[arg-type]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), **self._objectives_state()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         rng_state = state["rng"]

@@ -244,14 +244,19 @@ class BANANAS(ZeroCostMixin, CandidatePool, Strategy):
     # -- the predictor step ------------------------------------------------------------------------------------
     def _scores(self, pool: list[Sample]) -> np.ndarray:
         """The acquisition's value of each candidate, from the predictor (refitted if due)."""
+        mean, std = self._predict(pool)
+        best = max(r for _, r in self.history)
+        return ACQUISITIONS[self.acquisition](mean, std, best, self.rng, self.beta)
+
+    def _predict(self, pool: list[Sample]) -> tuple[np.ndarray, np.ndarray]:
+        """The predictor's mean and standard deviation for each candidate (refitted first if due)."""
         self._ensure_model()
         fitted = [s for s, _ in self.history[: self.fit_info["n"]]] if self.zc_feature else []
         _, X_pool = self._features(fitted, pool)
         mean, std = self.model_.predict(X_pool, return_std=True)
         if not (np.isfinite(mean).all() and np.isfinite(std).all()):
             raise FloatingPointError("the predictor predicted non-finite values")
-        best = max(r for _, r in self.history)
-        return ACQUISITIONS[self.acquisition](mean, std, best, self.rng, self.beta)
+        return mean, std
 
     def _ensure_model(self) -> None:
         """Refit when enough new rewards arrived since the last fit (``refit_every``, ``refit_fraction``); after

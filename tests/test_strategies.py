@@ -15,7 +15,8 @@ def reward_of(sample):
 
 def contract_args(name):
     """The zero-cost strategies score networks; on the toy space they get a toy scorer (tests/conftest.py).
-    The predictor-guided search fits its default predictor with fewer epochs (each fit takes 0.4 s otherwise)."""
+    The predictor-guided search fits its default predictor with fewer epochs (each fit takes 0.4 s otherwise).
+    The multi-objective strategies get a toy cost model (the contract's trials report no cost)."""
     if name.startswith("zero_cost"):
         extra = {"keep": 1.0} if name == "zero_cost_pruning" else {}
         return {"scorer": ToyScorer(), **extra}
@@ -23,7 +24,15 @@ def contract_args(name):
         return {"predictor_args": {"epochs": 20}}
     if name == "pnas":
         return {"predictor_args": {"epochs": 20}}
+    if name == "mo_bananas":  # the multi-objective ones read a cost; this one needs it before training
+        return {"cost_model": toy_cost, "predictor_args": {"epochs": 20}}
+    if name in ("nsga2", "nsga3", "motpe"):
+        return {"cost_model": toy_cost}
     return {}
+
+
+def toy_cost(sample):
+    return 1.0 + sample["a"]
 
 
 def trajectory(strategy, space, n):
