@@ -121,7 +121,8 @@ def search_one(variant: str, seed: int, *, settings: Mapping[str, Any],
             data_dir=settings.get("data_dir"), limit=settings["limit"], val_limit=settings["val_limit"],
             epochs=settings["epochs"], batch_size=settings["batch_size"], seed=seed,
             model_kwargs={"channels": settings["channels"], "num_cells": settings["num_cells"]},
-            accelerator=settings["accelerator"], callbacks=[monitor])
+            search_args=settings.get("search_args") or None, accelerator=settings["accelerator"],
+            callbacks=[monitor])
     except (ValueError, TypeError, FileNotFoundError):
         raise  # bad settings: the user's to fix, not a result
     except Exception as exc:  # noqa: BLE001 - a diverging or crashing method is a result of the benchmark
@@ -180,13 +181,16 @@ def run_benchmark(
     val_limit: int | None = DEFAULTS["val_limit"],
     batch_size: int = DEFAULTS["batch_size"],
     method_args: Mapping[str, Mapping[str, Any]] | None = None,
+    search_args: Mapping[str, Any] | None = None,
     accelerator: str = "cpu",
     power_iterations: int = DEFAULTS["power_iterations"],
     timing_steps: int = DEFAULTS["timing_steps"],
     progress: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); a JSON-able report. ``variants=None``: every registered
-    method. ``timing_steps=0`` skips the step-time comparison. ``progress(done, total, line)`` after each run."""
+    method. ``timing_steps=0`` skips the step-time comparison. ``search_args`` reach every search's
+    :class:`~nni_effnas.oneshot.search.OneShotSearch` (e.g. ``{"a_lr": 3e-3}``). ``progress(done, total, line)``
+    after each run."""
     names, args = check_settings(variants=ONESHOT.names() if variants is None else variants,
                                  method_args=method_args, space=space, epochs=epochs, seeds=seeds,
                                  channels=channels, num_cells=num_cells, batch_size=batch_size, limit=limit,
@@ -199,7 +203,8 @@ def run_benchmark(
     data = PROXY_TASKS.canonical(data)
     settings = {"data": data, "data_dir": None if data_dir is None else str(data_dir), "epochs": epochs,
                 "channels": channels, "num_cells": num_cells, "limit": limit, "val_limit": val_limit,
-                "batch_size": batch_size, "accelerator": accelerator, "power_iterations": power_iterations}
+                "batch_size": batch_size, "accelerator": accelerator, "power_iterations": power_iterations,
+                "search_args": dict(search_args or {})}
     info = machine_info()
     seed_list = [seed_offset + k for k in range(seeds)]
     total = len(names) * len(seed_list) + (1 if timing_steps else 0)

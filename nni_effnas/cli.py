@@ -183,6 +183,12 @@ def _bench_oneshot(args: argparse.Namespace) -> int:
         method_args = json.loads(args.method_args) if args.method_args else None
     except json.JSONDecodeError as exc:
         raise ValueError(f"--method-args must be JSON, got {args.method_args!r} ({exc.msg})") from None
+    try:
+        search_args = json.loads(args.search_args) if args.search_args else None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--search-args must be JSON, got {args.search_args!r} ({exc.msg})") from None
+    if search_args is not None and not isinstance(search_args, dict):
+        raise ValueError(f'--search-args must be a JSON object, e.g. \'{{"a_lr": 0.003}}\', got {args.search_args!r}')
     variants = _names(args.variants) if args.variants is not None else None
     if variants is not None and not variants:
         raise ValueError("--variants is empty; expected comma-separated registered one-shot methods")
@@ -195,7 +201,7 @@ def _bench_oneshot(args: argparse.Namespace) -> int:
         space=args.space, variants=variants, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
         seeds=args.seeds, seed_offset=args.seed_offset, channels=args.channels, num_cells=args.num_cells,
         limit=args.limit or None, val_limit=args.val_limit, batch_size=args.batch_size, method_args=method_args,
-        accelerator=args.accelerator, power_iterations=args.power_iterations, timing_steps=args.timing_steps,
+        search_args=search_args, accelerator=args.accelerator, power_iterations=args.power_iterations, timing_steps=args.timing_steps,
         progress=progress)
     return _write_report(bench_oneshot, report, args)
 
@@ -387,6 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     os_.add_argument("--batch-size", type=int, default=64)
     os_.add_argument("--method-args", default=None,
                      help='JSON: variant -> keyword arguments, e.g. \'{"pc_darts": {"k": 4}}\'')
+    os_.add_argument("--search-args", default=None,
+                     help='JSON: OneShotSearch keyword arguments for every run, e.g. \'{"a_lr": 0.003}\'')
     os_.add_argument("--accelerator", default="cpu", help="cpu or gpu")
     os_.add_argument("--power-iterations", type=int, default=8, help="power steps of the Hessian eigenvalue")
     os_.add_argument("--timing-steps", type=int, default=6,

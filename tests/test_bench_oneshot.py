@@ -197,3 +197,18 @@ def test_cli_bad_input_returns_2_and_writes_nothing(extra, message, tmp_path, ca
     err = capsys.readouterr().err.strip()
     assert err.startswith("nni-effnas: error:") and message in err and "\n" not in err
     assert not list(tmp_path.iterdir())
+
+
+def test_search_args_reach_every_search(monkeypatch):
+    import nni_effnas.oneshot as oneshot
+
+    seen = []
+
+    def record(**kwargs):
+        seen.append(kwargs["search_args"])
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(oneshot, "run_oneshot", record)
+    out = bench_oneshot.run_benchmark(**{**TINY, "variants": ("darts",)}, search_args={"a_lr": 3e-3})
+    assert seen == [{"a_lr": 3e-3}] and out["settings"]["search_args"] == {"a_lr": 3e-3}
+    assert cli.main(["bench", "oneshot", "--search-args", "[1]"]) == 2
