@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from nni_effnas import compat
+from nni_effnas.bench_search import check_run, parse_strategies
 from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.objectives import mnasnet_reward
 from nni_effnas.pareto import FrontScale, hypervolume, pareto_front, selected_front
@@ -135,8 +136,8 @@ def run_benchmark(
     progress: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Hypervolume ratio of every strategy's front on every device, ``seeds`` seeds each."""
-    _check_run(seeds, budget_frac)
-    runs, extra = _parse_strategies(strategies, strategy_args)
+    check_run(seeds, budget_frac)
+    runs, extra = parse_strategies(strategies, strategy_args)
     budget = bench.budget_s * budget_frac
     compat.quiet_nni_logging()
     report: dict[str, Any] = {"benchmark": bench.name, "mode": "pareto", "budget_frac": budget_frac,
@@ -183,8 +184,8 @@ def run_constrained(
 ) -> dict[str, Any]:
     """Best test accuracy under ``latency <= bound`` (a number in ms, ``MEDIAN`` or ``Qnn``, the nn-th
     percentile of the device's latencies) per strategy and device."""
-    _check_run(seeds, budget_frac)
-    runs, extra = _parse_strategies(strategies, strategy_args)
+    check_run(seeds, budget_frac)
+    runs, extra = parse_strategies(strategies, strategy_args)
     if mnasnet:
         runs[f"mnasnet[{STRATEGIES.canonical(mnasnet)}]"] = STRATEGIES.canonical(mnasnet)
     budget = bench.budget_s * budget_frac
@@ -251,25 +252,6 @@ def _mnasnet_bench(bench: TabularBenchmark, device: Device, target: float) -> Ta
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
-def _check_run(seeds: int, budget_frac: float) -> None:
-    if seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {seeds}")
-    if not 0 < budget_frac <= 10:
-        raise ValueError(f"--budget-frac must be in (0, 10], got {budget_frac}")
-
-
-def _parse_strategies(strategies: Sequence[str], strategy_args: Mapping[str, Mapping[str, Any]] | None
-                      ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    from nni_effnas.bench_search import parse_strategy_entry
-
-    runs = dict(parse_strategy_entry(s) for s in strategies)
-    extra = {(k if k in runs else STRATEGIES.canonical(k)): dict(v) for k, v in (strategy_args or {}).items()}
-    for key in extra:
-        if key not in runs:
-            raise ValueError(f"--strategy-args names {key!r}, which is not among the strategies run ({', '.join(runs)})")
-    return runs, extra
-
-
 def _stats(values: Sequence[float]) -> dict[str, Any]:
     array = np.asarray(values, dtype=float)
     with warnings.catch_warnings():

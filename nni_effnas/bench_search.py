@@ -85,16 +85,9 @@ def run_benchmark(
     """Run every strategy for ``seeds`` seeds; ``strategy_args`` maps a strategy name to its keyword
     arguments. Strategies that score networks (the zero-cost ones) are told the benchmark's space and task
     (``Strategy.benchmark_args``) unless ``strategy_args`` says otherwise."""
-    if seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {seeds}")
-    if not 0 < budget_frac <= 10:
-        raise ValueError(f"--budget-frac must be in (0, 10], got {budget_frac}")
-    runs = dict(parse_strategy_entry(s) for s in strategies)  # row label -> registered strategy
+    check_run(seeds, budget_frac)
+    runs, extra = parse_strategies(strategies, strategy_args)  # row label -> registered strategy
     names = list(runs)
-    extra = {(k if k in runs else STRATEGIES.canonical(k)): dict(v) for k, v in (strategy_args or {}).items()}
-    for key in extra:
-        if key not in names:
-            raise ValueError(f"--strategy-args names {key!r}, which is not among the strategies run ({', '.join(names)})")
     budget = bench.budget_s * budget_frac
     feasible = constraint.feasible(bench) if constraint else None
     mask = constraint.mask(bench) if constraint else None
@@ -123,6 +116,25 @@ def run_benchmark(
         "feasible_fraction": float(mask.mean()) if mask is not None else 1.0,
         "strategies": stats,
     }
+
+
+def check_run(seeds: int, budget_frac: float) -> None:
+    if seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    if not 0 < budget_frac <= 10:
+        raise ValueError(f"--budget-frac must be in (0, 10], got {budget_frac}")
+
+
+def parse_strategies(strategies: Sequence[str], strategy_args: Mapping[str, Mapping[str, Any]] | None
+                     ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """``(row label -> registered strategy, row label -> its keyword arguments)``; ``--strategy-args`` keys may
+    be labels or strategy names, and must name a strategy that runs."""
+    runs = dict(parse_strategy_entry(s) for s in strategies)
+    extra = {(k if k in runs else STRATEGIES.canonical(k)): dict(v) for k, v in (strategy_args or {}).items()}
+    for key in extra:
+        if key not in runs:
+            raise ValueError(f"--strategy-args names {key!r}, which is not among the strategies run ({', '.join(runs)})")
+    return runs, extra
 
 
 def parse_strategy_entry(entry: str) -> tuple[str, str]:

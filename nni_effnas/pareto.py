@@ -13,7 +13,6 @@ units (percent and milliseconds) and of the table's worst architectures.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -109,13 +108,3 @@ def selected_front(observed: Sequence[tuple[float, float]], reported: Sequence[f
     if len(observed) != len(reported):
         raise ValueError(f"{len(observed)} observed points but {len(reported)} reported values")
     return np.flatnonzero(non_dominated(observed)) if len(observed) else np.zeros(0, dtype=int)
-
-
-def attainment_level(front: np.ndarray, cost: float, floor: float) -> float:
-    """Best accuracy of ``front`` (sorted by cost) at a cost of at most ``cost``; ``floor`` if none."""
-    within = front[front[:, 1] <= cost, 0] if len(front) else np.zeros(0)
-    return max(floor, float(within.max())) if within.size else floor
-
-
-def finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -99,10 +99,6 @@ class MOBananas(MultiObjectiveMixin, BANANAS):
         self._init_objectives(cost_metric, cost_model)
         self._spread: list[Sample] | None = None
 
-    @classmethod
-    def benchmark_args(cls, benchmark: str) -> dict[str, Any]:
-        return BANANAS.benchmark_args(benchmark)
-
     def setup(self, space: CategoricalSpace, *, feasible: Callable[[Sample], bool] | None = None) -> None:
         super().setup(space, feasible=feasible)
         self._setup_cost_model()

@@ -11,7 +11,6 @@ Every strategy keeps its observations; :meth:`MultiObjectiveStrategy.front` is t
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 from typing import Any, Callable, Mapping
@@ -95,7 +94,7 @@ class MultiObjectiveMixin:
         not stored, with a warning in the last case)."""
         if reward is None or isinstance(reward, bool) or not math.isfinite(float(reward)):
             return None
-        key = json.dumps(sorted(sample.items()), default=str)
+        key = self._space().key(sample)
         if key in self._observed_keys:  # told again (a replay, or a re-proposed sample): one observation
             return self.observed_cost(sample, metrics)
         cost = self.observed_cost(sample, metrics)
@@ -121,7 +120,7 @@ class MultiObjectiveMixin:
 
     def _load_objectives_state(self, state: Mapping[str, Any]) -> None:
         self.observations = [(dict(s), float(r), float(c)) for s, r, c in state.get("observations", ())]
-        self._observed_keys = {json.dumps(sorted(s.items()), default=str) for s, _, _ in self.observations}
+        self._observed_keys = {self._space().key(s) for s, _, _ in self.observations}
 
 
 class MultiObjectiveStrategy(MultiObjectiveMixin, Strategy):

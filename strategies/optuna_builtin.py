@@ -141,6 +141,10 @@ class OptunaSamplerStrategy(Strategy):
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         self._new_study()
+        self._replay(state)
+
+    def _replay(self, state: Mapping[str, Any]) -> None:
+        """Tell the fresh study every observation of ``state``."""
         self.history = []
         for sample, reward in state.get("history", ()):
             self.tell(sample, reward)

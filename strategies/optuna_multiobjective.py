@@ -68,14 +68,10 @@ class OptunaMultiObjective(MultiObjectiveMixin, OptunaSamplerStrategy):
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), **self._objectives_state()}
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        rng_state = state["rng"]
-        self.rng.bit_generator.state = rng_state
-        self._new_study()
+    def _replay(self, state: Mapping[str, Any]) -> None:
         self._load_objectives_state({})
         for sample, reward, cost in state.get("observations", ()):
             self.tell(sample, reward, {self.cost_metric: cost})
-        self.rng.bit_generator.state = rng_state
 
 
 def _nsga2(seed: int, **kwargs: Any) -> Any:

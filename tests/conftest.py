@@ -49,9 +49,9 @@ def additive_reward(sample):
     return sample["a"] + {"x": 0, "y": 1, "z": 2}[sample["b"]] + (0.5 if sample["c"] else 0)
 
 
-def drive(strategy, space, n, reward, *, feasible=None):
-    """Set ``strategy`` up and run ``n`` ask/tell steps with ``reward(sample)`` (stops early at ``None``);
-    returns the proposals."""
+def drive(strategy, space, n, reward, *, feasible=None, metrics=None):
+    """Set ``strategy`` up and run ``n`` ask/tell steps with ``reward(sample)`` (stops early at ``None``), telling
+    ``metrics(sample)`` (default ``{"default": reward}``); returns the proposals."""
     strategy.setup(space, feasible=feasible)
     out = []
     for _ in range(n):
@@ -60,7 +60,7 @@ def drive(strategy, space, n, reward, *, feasible=None):
             break
         out.append(sample)
         value = reward(sample)
-        strategy.tell(sample, value, {"default": value})
+        strategy.tell(sample, value, metrics(sample) if metrics else {"default": value})
     return out
 
 

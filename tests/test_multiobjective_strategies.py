@@ -4,7 +4,7 @@ import logging
 
 import numpy as np
 import pytest
-from conftest import additive_reward
+from conftest import additive_reward, drive
 
 from nni_effnas.loop import run_search
 from nni_effnas.nb201 import load_table
@@ -23,16 +23,9 @@ def toy_cost(sample):
 
 
 def run(strategy, space, n, *, feasible=None, report_cost=True):
-    strategy.setup(space, feasible=feasible)
-    asked = []
-    for _ in range(n):
-        sample = strategy.ask()
-        if sample is None:
-            break
-        asked.append(sample)
-        metrics = {"latency_ms": toy_cost(sample)} if report_cost else {}
-        strategy.tell(sample, additive_reward(sample), metrics)
-    return asked
+    """``n`` steps on the toy space; trials report their ``latency_ms`` unless ``report_cost`` is false."""
+    metrics = (lambda s: {"latency_ms": toy_cost(s)}) if report_cost else (lambda s: {})
+    return drive(strategy, space, n, additive_reward, feasible=feasible, metrics=metrics)
 
 
 def test_cost_model_specs():

@@ -8,25 +8,31 @@ tables, and how well the cheap ones rank architectures by latency. See ``docs/co
 * :func:`nb201_latency`, :class:`LatencyTable` (``from_csv``), :func:`known_devices`.
 * :func:`cost_correlation_table`, :func:`local_latency_vs_flops`, :func:`markdown_table`.
 """
-from nni_effnas.costs.correlation import (
-    cost_correlation_table,
-    local_latency_vs_flops,
-    markdown_table,
-    rank_correlations,
-)
-from nni_effnas.costs.device_lut import DeviceLUT, fit_nb201_device_lut
-from nni_effnas.costs.flops import count_flops, naslib_mflops
-from nni_effnas.costs.latency import LatencyMeasurement, machine_info, measure_latency
-from nni_effnas.costs.lut import (
-    NB201LatencyLUT,
-    build_nb201_lut,
-    build_nb201_network,
-    measure_nb201_networks,
-    prediction_error,
-)
-from nni_effnas.costs.nb201_counts import nb201_arch_strings, nb201_flops, nb201_op_indices, nb201_params
-from nni_effnas.costs.params import count_params
-from nni_effnas.costs.tables import LatencyTable, known_devices, nb201_key, nb201_latency
+import importlib
+from typing import Any
+
+#: public name -> the submodule defining it. Resolved on first use (PEP 562), so that importing one light
+#: submodule (e.g. ``nb201_counts`` for a table-lookup trial) does not import torch through ``lut``/``latency``.
+_HOMES = {
+    "cost_correlation_table": "correlation", "local_latency_vs_flops": "correlation",
+    "markdown_table": "correlation", "rank_correlations": "correlation",
+    "DeviceLUT": "device_lut", "fit_nb201_device_lut": "device_lut",
+    "count_flops": "flops", "naslib_mflops": "flops",
+    "LatencyMeasurement": "latency", "machine_info": "latency", "measure_latency": "latency",
+    "NB201LatencyLUT": "lut", "build_nb201_lut": "lut", "build_nb201_network": "lut",
+    "measure_nb201_networks": "lut", "prediction_error": "lut",
+    "nb201_arch_strings": "nb201_counts", "nb201_flops": "nb201_counts", "nb201_op_indices": "nb201_counts",
+    "nb201_params": "nb201_counts",
+    "count_params": "params",
+    "LatencyTable": "tables", "known_devices": "tables", "nb201_key": "tables", "nb201_latency": "tables",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+
 
 __all__ = [
     "DeviceLUT",
