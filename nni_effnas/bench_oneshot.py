@@ -26,6 +26,7 @@ NNI's).
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from pathlib import Path
@@ -44,6 +45,9 @@ from nni_effnas.strategies.oneshot import ONESHOT, create_method
 DEFAULTS: dict[str, Any] = {"data": "fashion-mnist", "channels": 8, "num_cells": 1, "limit": 1024,
                             "val_limit": 500, "batch_size": 64, "epochs": 4, "seeds": 1, "timing_steps": 6,
                             "power_iterations": 8}
+#: P-DARTS's supernet depth (cells per stage) in each of its stages: the NB201 default of
+#: :func:`~nni_effnas.strategies.oneshot.p_darts.run_pdarts`; ``--num-cells`` does not apply to it.
+PDARTS_DEPTHS = (1, 2, 3)
 #: The methods whose step time and memory :func:`compare_step_time` measures besides NNI's DARTS.
 COMPARED = ("darts", "pc_darts")
 ACC_METRIC = "test_acc_200ep"
@@ -112,12 +116,18 @@ def search_one(variant: str, seed: int, *, settings: Mapping[str, Any],
     """One monitored search (``settings`` as in the report); the run record, or one with ``error`` set."""
     from nni_effnas.oneshot import run_oneshot
     from nni_effnas.oneshot.monitor import CollapseMonitor
+    from nni_effnas.strategies.oneshot.p_darts import run_pdarts
 
     monitor = CollapseMonitor(hessian=True, power_iterations=settings["power_iterations"], seed=seed)
     record: dict[str, Any] = {"variant": variant, "seed": seed}
+    # P-DARTS is its stages (deeper supernets over fewer ops), each a run_oneshot; the others are one search
+    if variant == "p_darts":
+        runner: Callable[..., Any] = functools.partial(run_pdarts, depths=PDARTS_DEPTHS)
+    else:
+        runner = functools.partial(run_oneshot, method=variant)
     try:
-        result = run_oneshot(
-            space="nb201", method=variant, method_args=method_args, dataset=settings["data"],
+        result = runner(
+            space="nb201", method_args=method_args, dataset=settings["data"],
             data_dir=settings.get("data_dir"), limit=settings["limit"], val_limit=settings["val_limit"],
             epochs=settings["epochs"], batch_size=settings["batch_size"], seed=seed,
             model_kwargs={"channels": settings["channels"], "num_cells": settings["num_cells"]},
@@ -128,6 +138,8 @@ def search_one(variant: str, seed: int, *, settings: Mapping[str, Any],
     except Exception as exc:  # noqa: BLE001 - a diverging or crashing method is a result of the benchmark
         return {**record, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
     last = monitor.history[-1] if monitor.history else {}
+    stages = result.extra.get("stages")
+    histories = [h for s in stages for h in s["history"]] if stages else result.history
     steps_per_epoch = (result.extra["limit"] or 0) // 2 // result.extra["batch_size"] if result.extra["limit"] else None
     record.update({
         "arch": result.arch, "index": load_table().index(result.arch), "accuracy": transfer_accuracies(result.arch),
@@ -136,10 +148,12 @@ def search_one(variant: str, seed: int, *, settings: Mapping[str, Any],
         "hessian_eig": last.get("hessian_eig"), "seconds": result.seconds, "seconds_per_step": result.seconds_per_step,
         "epochs": result.epochs, "steps_per_epoch": steps_per_epoch, "stopped_early": result.stopped_early,
         "peak_memory_mb": result.peak_memory_mb, "method_args": result.extra["method_args"],
-        "curves": [{"epoch": r["epoch"], **{k: r.get(k) for k in ("skip_count", "alpha_entropy_norm", "hessian_eig")},
+        "curves": [{"epoch": k + 1, **{key: r.get(key) for key in ("skip_count", "alpha_entropy_norm", "hessian_eig")},
                     "supernet_val_acc": h.get("val_acc"), "train_loss": h.get("train_loss")}
-                   for r, h in zip(monitor.history, result.history)],
+                   for k, (r, h) in enumerate(zip(monitor.history, histories))],
     })
+    if stages:
+        record["stages"] = [{"depth": s["depth"], "arch": s["arch"], "keep": s["keep"]} for s in stages]
     return record
 
 

@@ -212,3 +212,21 @@ def test_search_args_reach_every_search(monkeypatch):
     out = bench_oneshot.run_benchmark(**{**TINY, "variants": ("darts",)}, search_args={"a_lr": 3e-3})
     assert seen == [{"a_lr": 3e-3}] and out["settings"]["search_args"] == {"a_lr": 3e-3}
     assert cli.main(["bench", "oneshot", "--search-args", "[1]"]) == 2
+
+
+def test_p_darts_runs_its_progressive_stages():
+    """The bench's p_darts is run_pdarts: three stages of 1, 2 and 3 cells, curves over all of them, the final
+    cell from the last stage's kept ops with at most two skips, and the table's accuracies for it."""
+    out = bench_oneshot.run_benchmark(**{**TINY, "variants": ("p_darts",)})
+    (run,) = out["runs"]
+    assert "error" not in run, run.get("error")
+    assert [s["depth"] for s in run["stages"]] == list(bench_oneshot.PDARTS_DEPTHS) == [1, 2, 3]
+    assert run["stages"][0]["keep"] is None
+    assert all(len(ops) == 3 for ops in run["stages"][2]["keep"].values())
+    from nni_effnas.search_spaces import get_space
+
+    sample = get_space("nb201").from_string(run["arch"])
+    assert all(op in run["stages"][2]["keep"][label] for label, op in sample.items())
+    assert parse_arch(run["arch"]).count("skip_connect") <= 2
+    assert [c["epoch"] for c in run["curves"]] == [1, 2, 3]
+    assert run["accuracy"]["cifar10"] == pytest.approx(load_table().query(run["arch"], "cifar10")["test_acc_200ep"])

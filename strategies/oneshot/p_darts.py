@@ -180,7 +180,8 @@ def run_pdarts(
     **run_kwargs: Any,
 ) -> "OneShotResult":
     """P-DARTS's stages through :func:`run_oneshot`; returns the last stage's result with the final, skip-limited
-    cell as ``sample``/``arch`` and the stages in ``extra["stages"]`` (depth, kept ops, derived arch).
+    cell as ``sample``/``arch``, ``seconds`` summed over the stages, and the stages in ``extra["stages"]`` (depth,
+    kept ops, derived arch, strengths, per-epoch history, seconds).
 
     ``depths``: supernet depth per stage (``model_kwargs[depth_key]``; ``depth_key`` defaults to
     ``num_cells`` for ``"nb201"`` and ``layers`` for ``"darts"``); ``keep_ops``: ops kept per label after each
@@ -209,10 +210,12 @@ def run_pdarts(
         args = {**dict(method_args or {}), "keep": keep, "skip_dropout": float(skip_dropouts[stage])}
         result = run_oneshot(space=space, method="p_darts", method_args=args,
                              model_kwargs={**dict(model_kwargs or {}), depth_key: depth}, **run_kwargs)
-        stages.append({"depth": depth, "keep": keep, "arch": result.arch, "weights": result.weights})
+        stages.append({"depth": depth, "keep": keep, "arch": result.arch, "weights": result.weights,
+                       "history": result.history, "seconds": result.seconds})
         if stage < len(keep_ops):
             keep = top_ops(result.weights, keep_ops[stage])
     prefix = "normal_" if any(label.startswith("normal_") for label in result.weights) else ""
     sample = limit_skips(search_space, result.weights, max_skips=max_skips, label_prefix=prefix)
     extra = {**result.extra, "stages": stages, "max_skips": max_skips}
-    return dataclasses.replace(result, sample=sample, arch=search_space.to_string(sample), extra=extra)
+    return dataclasses.replace(result, sample=sample, arch=search_space.to_string(sample), extra=extra,
+                               seconds=sum(s["seconds"] for s in stages))
