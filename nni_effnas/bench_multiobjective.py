@@ -252,6 +252,60 @@ def _mnasnet_bench(bench: TabularBenchmark, device: Device, target: float) -> Ta
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
+def merge_reports(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One report from several runs of the same settings: runs with the same seeds on different devices are
+    joined (parallel jobs), and runs on the same devices with consecutive seed ranges are pooled (more seeds
+    later: ``--seed-offset``), their per-seed values concatenated and the statistics recomputed."""
+    if not reports:
+        raise ValueError("no reports to merge")
+    first = reports[0]
+    for report in reports[1:]:
+        for key in ("benchmark", "mode", "budget_frac", "strategies", "strategy_args", "bound"):
+            if report.get(key) != first.get(key):
+                raise ValueError(f"reports differ in {key}: {report.get(key)!r} against {first.get(key)!r}")
+    groups: dict[tuple[int, int], dict[str, Any]] = {}
+    for report in reports:
+        devices = groups.setdefault((report["seed_offset"], report["seeds"]), {})
+        for name, row in report["devices"].items():
+            if name in devices:
+                raise ValueError(f"device {name!r} appears twice for seeds {report['seed_offset']}.."
+                                 f"{report['seed_offset'] + report['seeds'] - 1}")
+            devices[name] = row
+    ordered = sorted(groups.items())
+    (offset, _), _ = ordered[0]
+    expected, names = offset, set(ordered[0][1])
+    for (start, count), devices in ordered:
+        if start != expected:
+            raise ValueError(f"seed ranges are not consecutive: expected one starting at {expected}, got {start}")
+        if set(devices) != names:
+            raise ValueError(f"seed ranges cover different devices: {sorted(names)} against {sorted(devices)}")
+        expected = start + count
+    merged = {**first, "seed_offset": offset, "seeds": expected - offset, "devices": {}}
+    for name in sorted(names):
+        rows = [devices[name] for _, devices in ordered]
+        counts = [count for (_, count), _ in ordered]
+        device = {key: value for key, value in rows[0].items() if key != "strategies"}
+        device["strategies"] = {label: _pool([row["strategies"][label] for row in rows], counts,
+                                             optimum=device.get("optimum")) for label in first["strategies"]}
+        merged["devices"][name] = device
+    return merged
+
+
+def _pool(rows: Sequence[Mapping[str, Any]], counts: Sequence[int], *, optimum: float | None) -> dict[str, Any]:
+    pooled: dict[str, Any] = _stats([v for row in rows for v in row["values"]])
+    weights = np.asarray(counts, dtype=float) / sum(counts)
+    for key in rows[0]:
+        if key.endswith("_mean"):
+            pooled[key] = float(np.dot(weights, [row[key] for row in rows]))
+    if "fronts" in rows[0]:
+        pooled["fronts"] = [front for row in rows for front in row["fronts"]]
+    if "no_feasible_found" in rows[0]:
+        pooled["no_feasible_found"] = int(sum(row["no_feasible_found"] for row in rows))
+    if optimum is not None:
+        pooled["gap_to_optimum"] = optimum - pooled["mean"]
+    return pooled
+
+
 def _stats(values: Sequence[float]) -> dict[str, Any]:
     array = np.asarray(values, dtype=float)
     with warnings.catch_warnings():

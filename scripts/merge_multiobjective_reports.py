@@ -1,4 +1,5 @@
-"""Merge ``bench multiobjective`` reports of the same settings run on disjoint device lists (parallel jobs)."""
+"""Merge ``bench multiobjective`` reports of the same settings: different devices with the same seeds (parallel
+jobs) are joined, consecutive seed ranges on the same devices (``--seed-offset``) are pooled."""
 import argparse
 import json
 
@@ -11,17 +12,14 @@ def main() -> None:
     parser.add_argument("--json", required=True)
     parser.add_argument("--plot")
     args = parser.parse_args()
-    merged = None
+    reports = []
     for path in args.reports:
-        report = json.load(open(path))
-        if merged is None:
-            merged = report
-            continue
-        for key in ("benchmark", "mode", "budget_frac", "seeds", "strategies"):
-            if report[key] != merged[key]:
-                raise SystemExit(f"{path}: {key} {report[key]!r} differs from {merged[key]!r}")
-        merged["devices"].update(report["devices"])
-    merged["devices"] = dict(sorted(merged["devices"].items()))
+        with open(path) as f:
+            reports.append(json.load(f))
+    try:
+        merged = bm.merge_reports(reports)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}")
     print(bm.format_table(merged))
     bm.save_json(merged, args.json)
     if args.plot:

@@ -46,6 +46,30 @@ def test_pareto_report(bench, tmp_path):
     assert (tmp_path / "r.png").stat().st_size > 10_000
 
 
+def test_merge_joins_devices_and_pools_consecutive_seeds(bench):
+    """Three seeds on two devices equal the merge of seed 0 on each device apart and seeds 1-2 on both."""
+    kw = dict(budget_frac=0.03, strategy_args=None)
+    whole = bm.run_benchmark(bench, bm.nb201_devices(bench, "pixel2,fpga"), ["random"], seeds=3, **kw)
+    parts = [bm.run_benchmark(bench, bm.nb201_devices(bench, "fpga"), ["random"], seeds=1, **kw),
+             bm.run_benchmark(bench, bm.nb201_devices(bench, "pixel2,fpga"), ["random"], seeds=2, seed_offset=1, **kw),
+             bm.run_benchmark(bench, bm.nb201_devices(bench, "pixel2"), ["random"], seeds=1, **kw)]
+    merged = bm.merge_reports(parts)
+    assert (merged["seeds"], merged["seed_offset"]) == (3, 0) and sorted(merged["devices"]) == ["fpga", "pixel2"]
+    for name, device in whole["devices"].items():
+        got, want = merged["devices"][name]["strategies"]["random"], device["strategies"]["random"]
+        assert got["values"] == want["values"] and got["fronts"] == want["fronts"]
+        for key in ("mean", "sem", "median", "hv_ratio_evaluated_mean", "evaluated_mean"):
+            assert got[key] == pytest.approx(want[key], abs=1e-4), key
+    with pytest.raises(ValueError, match="not consecutive: expected one starting at 1, got 2"):
+        bm.merge_reports([parts[0], {**parts[1], "seed_offset": 2}])
+    with pytest.raises(ValueError, match="different devices"):
+        bm.merge_reports(parts[:2])
+    with pytest.raises(ValueError, match="device 'fpga' appears twice"):
+        bm.merge_reports([parts[0], parts[0]])
+    with pytest.raises(ValueError, match="reports differ in budget_frac"):
+        bm.merge_reports([parts[0], {**parts[2], "budget_frac": 0.5}])
+
+
 def test_constrained_report(bench):
     devices = bm.nb201_devices(bench, "pixel2")
     report = bm.run_constrained(bench, devices, ["random"], bound="Q25", seeds=2, budget_frac=0.05,
