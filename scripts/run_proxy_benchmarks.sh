@@ -35,14 +35,18 @@ if [[ $PART == all || $PART == search ]]; then
 import json, sys
 zc = json.loads(sys.argv[1])
 print(json.dumps({"zero_cost_warmup": {**zc, "pool_size": 100, "warmup": 10},
-                  "zero_cost_pruning": {**zc, "pool_size": 100, "keep": 0.2}}))
+                  "zero_cost_pruning": {**zc, "pool_size": 100, "keep": 0.2},
+                  "zero_cost_evolution": zc,
+                  "zc_warmup_move": {**zc, "pool_size": 100, "warmup": 10, "base": "zero_cost_evolution",
+                                     "base_args": zc}}))
 PY
 )
   for ds in $DATASETS; do
     for c in "" "params<=MEDIAN"; do
       tag=$ds-0.1${c:+-median}
       $BIN/nni-effnas bench search --space nb201 --dataset $ds --budget-frac 0.1 --seeds $SEEDS --quiet \
-        --strategies regularized_evolution,zero_cost_warmup,zero_cost_pruning --strategy-args "$ARGS" \
+        --strategies regularized_evolution,zero_cost_warmup,zero_cost_pruning,zero_cost_evolution,zc_warmup_move=zero_cost_warmup \
+        --strategy-args "$ARGS" \
         ${c:+--constraint "$c"} --json bench-out/search-zc-$tag.json --plot bench-out/search-zc-$tag.png
     done
   done
