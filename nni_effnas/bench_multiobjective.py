@@ -281,9 +281,9 @@ def merge_reports(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             raise ValueError(f"seed ranges cover different devices: {sorted(names)} against {sorted(devices)}")
         expected = start + count
     merged = {**first, "seed_offset": offset, "seeds": expected - offset, "devices": {}}
+    counts = [count for (_, count), _ in ordered]
     for name in sorted(names):
         rows = [devices[name] for _, devices in ordered]
-        counts = [count for (_, count), _ in ordered]
         device = {key: value for key, value in rows[0].items() if key != "strategies"}
         device["strategies"] = {label: _pool([row["strategies"][label] for row in rows], counts,
                                              optimum=device.get("optimum")) for label in first["strategies"]}

@@ -39,6 +39,7 @@ from nni_effnas.bench_predictors import machine_info
 from nni_effnas.nb201 import DATASETS, load_table
 from nni_effnas.report_io import nan_if_none, save_figure, save_json  # noqa: F401 - the CLI writes reports through save_json
 from nni_effnas.strategies.oneshot import ONESHOT, create_method
+from nni_effnas.strategies.oneshot.p_darts import STAGES as PDARTS_STAGES
 
 #: Default settings, sized for the whole default run (all registered variants, one seed, the step-time
 #: comparison) to finish in well under 30 minutes on 2 CPU cores; see docs/oneshot.md for measured numbers.
@@ -47,7 +48,7 @@ DEFAULTS: dict[str, Any] = {"data": "fashion-mnist", "channels": 8, "num_cells":
                             "power_iterations": 8}
 #: P-DARTS's supernet depth (cells per stage) in each of its stages: the NB201 default of
 #: :func:`~nni_effnas.strategies.oneshot.p_darts.run_pdarts`; ``--num-cells`` does not apply to it.
-PDARTS_DEPTHS = (1, 2, 3)
+PDARTS_DEPTHS = PDARTS_STAGES["nb201"][0]
 #: The methods whose step time and memory :func:`compare_step_time` measures besides NNI's DARTS.
 COMPARED = ("darts", "pc_darts")
 ACC_METRIC = "test_acc_200ep"
@@ -121,10 +122,7 @@ def search_one(variant: str, seed: int, *, settings: Mapping[str, Any],
     monitor = CollapseMonitor(hessian=True, power_iterations=settings["power_iterations"], seed=seed)
     record: dict[str, Any] = {"variant": variant, "seed": seed}
     # P-DARTS is its stages (deeper supernets over fewer ops), each a run_oneshot; the others are one search
-    if variant == "p_darts":
-        runner: Callable[..., Any] = functools.partial(run_pdarts, depths=PDARTS_DEPTHS)
-    else:
-        runner = functools.partial(run_oneshot, method=variant)
+    runner = run_pdarts if variant == "p_darts" else functools.partial(run_oneshot, method=variant)
     try:
         result = runner(
             space="nb201", method_args=method_args, dataset=settings["data"],

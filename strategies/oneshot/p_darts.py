@@ -45,11 +45,12 @@ if TYPE_CHECKING:
     from nni_effnas.oneshot.supernet import MixedOp, Supernet
     from nni_effnas.search_spaces.base import SearchSpace
 
-__all__ = ["PDARTS", "limit_skips", "run_pdarts", "top_ops"]
+__all__ = ["PDARTS", "STAGES", "limit_skips", "run_pdarts", "top_ops"]
 
 SKIP = "skip_connect"
 _DEPTH_KEYS = {"nb201": "num_cells", "darts": "layers"}
-_DEFAULTS = {"nb201": ((1, 2, 3), (4, 3)), "darts": ((5, 11, 17), (5, 3))}
+#: Per space, :func:`run_pdarts`'s default (depths, ops kept after each stage but the last).
+STAGES = {"nb201": ((1, 2, 3), (4, 3)), "darts": ((5, 11, 17), (5, 3))}
 
 
 @ONESHOT.register("p_darts")
@@ -191,7 +192,7 @@ def run_pdarts(
     from nni_effnas.oneshot.runner import run_oneshot
     from nni_effnas.search_spaces import get_space
 
-    default_depths, default_keep = _DEFAULTS.get(space, (None, None))
+    default_depths, default_keep = STAGES.get(space, (None, None))
     depths = tuple(depths if depths is not None else default_depths or ())
     keep_ops = tuple(keep_ops if keep_ops is not None else default_keep or ())
     depth_key = depth_key or _DEPTH_KEYS.get(space)
