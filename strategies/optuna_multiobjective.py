@@ -5,7 +5,9 @@ Algorithms (Optuna's implementations, unchanged):
 * ``nsga2``: NSGA-II, Deb et al., "A Fast and Elitist Multiobjective Genetic Algorithm: NSGA-II", IEEE TEVC
   2002 (Optuna's ``NSGAIISampler``: generations of ``population_size`` trials, default 50).
 * ``nsga3``: NSGA-III, Deb and Jain, "An Evolutionary Many-Objective Optimization Algorithm Using
-  Reference-Point-Based Nondominated Sorting Approach", IEEE TEVC 2014 (``NSGAIIISampler``).
+  Reference-Point-Based Nondominated Sorting Approach", IEEE TEVC 2014 (``NSGAIIISampler``, marked experimental
+  by Optuna; its warning is silenced). Its first generation is random, like NSGA-II's, and draws the same
+  cells for the same seed, so below ``population_size`` evaluations the two search identically.
 * ``motpe``: multi-objective TPE, Ozaki et al., "Multiobjective Tree-Structured Parzen Estimator for
   Computationally Expensive Optimization Problems", GECCO 2020 (``TPESampler`` on a two-objective study,
   ``multivariate=True`` by default as in our single-objective TPE).
@@ -81,9 +83,13 @@ def _nsga2(seed: int, **kwargs: Any) -> Any:
 
 
 def _nsga3(seed: int, **kwargs: Any) -> Any:
+    import warnings
+
     import optuna
 
-    return optuna.samplers.NSGAIIISampler(seed=seed, **kwargs)
+    with warnings.catch_warnings():  # "experimental" (since Optuna 3.2): said once in the docstring, not per search
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.NSGAIIISampler(seed=seed, **kwargs)
 
 
 def _motpe(seed: int, **kwargs: Any) -> Any:
