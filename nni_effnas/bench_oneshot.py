@@ -2,7 +2,7 @@
 
 Protocol. Every registered one-shot method (``strategies.oneshot.ONESHOT``; ``variants``) searches the NB201
 supernet on a CPU-feasible proxy task (default Fashion-MNIST, a ``limit``-image training subset, a small
-supernet) with :func:`~nni_effnas.oneshot.run_oneshot`, once per seed, watched by a
+supernet) with :func:`~nni_effnas.oneshot.search_oneshot` (P-DARTS: its stages), once per seed, watched by a
 :class:`~nni_effnas.oneshot.monitor.CollapseMonitor` (Hessian on, ``power_iterations`` power steps). The
 derived cell is then looked up in the offline NAS-Bench-201 table: its 200-epoch test accuracy on CIFAR-10,
 CIFAR-100 and ImageNet16-120 (a transfer test: the cell was found on another task with a smaller network).
@@ -26,7 +26,6 @@ NNI's).
 """
 from __future__ import annotations
 
-import functools
 import math
 import time
 from pathlib import Path
@@ -115,17 +114,14 @@ def reference_cells() -> dict[str, dict[str, Any]]:
 def search_one(variant: str, seed: int, *, settings: Mapping[str, Any],
                method_args: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One monitored search (``settings`` as in the report); the run record, or one with ``error`` set."""
-    from nni_effnas.oneshot import run_oneshot
+    from nni_effnas.oneshot import search_oneshot
     from nni_effnas.oneshot.monitor import CollapseMonitor
-    from nni_effnas.strategies.oneshot.p_darts import run_pdarts
 
     monitor = CollapseMonitor(hessian=True, power_iterations=settings["power_iterations"], seed=seed)
     record: dict[str, Any] = {"variant": variant, "seed": seed}
-    # P-DARTS is its stages (deeper supernets over fewer ops), each a run_oneshot; the others are one search
-    runner = run_pdarts if variant == "p_darts" else functools.partial(run_oneshot, method=variant)
-    try:
-        result = runner(
-            space="nb201", method_args=method_args, dataset=settings["data"],
+    try:  # P-DARTS's search is its stages (deeper supernets over fewer ops); the others' is one run_oneshot
+        result = search_oneshot(
+            method=variant, space="nb201", method_args=method_args, dataset=settings["data"],
             data_dir=settings.get("data_dir"), limit=settings["limit"], val_limit=settings["val_limit"],
             epochs=settings["epochs"], batch_size=settings["batch_size"], seed=seed,
             model_kwargs={"channels": settings["channels"], "num_cells": settings["num_cells"]},

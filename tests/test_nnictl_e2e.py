@@ -235,26 +235,28 @@ def test_constrained_config_keeps_every_trial_under_the_latency_bound(tmp_path, 
 
 
 def test_one_shot_config_runs_one_search_per_trial(tmp_path, run_experiment):
-    """trials/configs/nb201_oneshot.yml (two methods, one seed, 2 epochs): each trial is a whole differentiable
-    search; the web UI gets one intermediate result per epoch and a final one with the derived cell's
-    NAS-Bench-201 accuracies, and the trial leaves derived.json."""
+    """trials/configs/nb201_oneshot.yml (DARTS and P-DARTS, one seed, 1 epoch): each trial is a whole
+    differentiable search (P-DARTS: its three stages); the web UI gets one intermediate result per epoch (per
+    stage) and a final one with the derived cell's NAS-Bench-201 accuracies, and the trial leaves derived.json."""
     from nni_effnas.nb201 import load_table
 
-    space = {"method": {"_type": "choice", "_value": ["darts", "gdas"]}, "seed": {"_type": "choice", "_value": [0]}}
+    space = {"method": {"_type": "choice", "_value": ["darts", "p_darts"]}, "seed": {"_type": "choice", "_value": [0]}}
     config = write_config(tmp_path, "nb201_oneshot.yml", space=space, maxTrialNumber=2)
     data = yaml.safe_load(config.read_text())
-    data["trialCommand"] = data["trialCommand"].replace("--epochs 5", "--epochs 2")
+    data["trialCommand"] = data["trialCommand"].replace("--epochs 5", "--epochs 1 --limit 512")
     config.write_text(yaml.safe_dump(data))
     _, port = run_experiment(config)
     assert experiment.wait(port, timeout_s=600, progress=False) == "DONE"
     trials = experiment.trials(port)
     assert len(trials) == 2 and all(t["status"] == "SUCCEEDED" for t in trials), trials
-    assert sorted(t["parameter"]["method"] for t in trials) == ["darts", "gdas"]
+    assert sorted(t["parameter"]["method"] for t in trials) == ["darts", "p_darts"]
     intermediate = [m for m in experiment.rest(port, "metric-data") if m["type"] == "PERIODICAL"]
-    assert len(intermediate) == 2 * 2
+    assert len(intermediate) == 1 + 3  # DARTS's epoch, P-DARTS's 3 stages of 1
     table = load_table()
     for t in trials:
         final = t["metrics"]
         assert final["default"] == table.query(final["arch"], "cifar10")["test_acc_200ep"]
         assert final["imagenet16"] == table.query(final["arch"], "imagenet16")["test_acc_200ep"]
         assert json.loads(Path(final["derived_json"]).read_text())["arch"] == final["arch"]
+        if t["parameter"]["method"] == "p_darts":
+            assert [s["depth"] for s in final["stages"]] == [1, 2, 3]

@@ -408,6 +408,59 @@ def test_run_pdarts_keeps_the_top_ops_from_stage_to_stage():
     assert result.arch == get_space("nb201").to_string(result.sample)
 
 
+def test_every_method_searches_under_its_registry_key():
+    """OneShotMethod.search runs run_oneshot(method=cls.name): every class's name must be its key."""
+    assert all(ONESHOT.get(name).name == name for name in ONESHOT.names())
+
+
+def test_run_pdarts_resumes_by_stage(tmp_path, monkeypatch):
+    """Finished stages are loaded, not searched again; an unfinished one continues from its checkpoint; a stage
+    that runs again (here: more epochs) makes the later ones start afresh."""
+    import nni_effnas.oneshot.runner as runner
+    from nni_effnas.strategies.oneshot.p_darts import run_pdarts
+
+    real, calls = runner.run_oneshot, []
+
+    def spy(**kwargs):
+        calls.append((kwargs["method_args"]["stage"], kwargs["resume"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(runner, "run_oneshot", spy)
+    kwargs = dict(space="nb201", dataset="digits", batch_size=16, limit=64, val_limit=32, seed=0,
+                  model_kwargs={"channels": 4}, depths=(1, 2), keep_ops=(3,), checkpoint_dir=tmp_path)
+    first = run_pdarts(epochs=1, **kwargs)
+    assert calls == [(1, False), (2, False)]
+    assert all((tmp_path / f"stage-{n}" / name).is_file() for n in (1, 2) for name in ("last.ckpt", "result.json"))
+    calls.clear()
+    again = run_pdarts(epochs=1, resume=True, **kwargs)
+    assert calls == [] and again.sample == first.sample and again.weights == first.weights
+    assert again.extra["stages"][1]["keep"] == first.extra["stages"][1]["keep"]
+    (tmp_path / "stage-2" / "result.json").unlink()  # stopped after stage 2's last checkpoint
+    again = run_pdarts(epochs=1, resume=True, **kwargs)
+    assert calls == [(2, True)] and again.sample == first.sample and again.weights == first.weights
+    calls.clear()
+    longer = run_pdarts(epochs=2, resume=True, **kwargs)
+    assert calls == [(1, True), (2, False)]
+    assert [len(s["history"]) for s in longer.extra["stages"]] == [2, 2]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"depths": (1, 0), "keep_ops": (3,)}, "depths must be whole numbers >= 1"),
+    ({"depths": (1, 2), "keep_ops": (3.5,)}, "keep_ops must be whole numbers >= 1"),
+    ({"depths": (1, 2), "keep_ops": ()}, "2 stages need 1 keep_ops"),
+    ({"max_skips": -1}, "max_skips must be a whole number >= 0"),
+    ({"method_args": {"keep": {}}}, "are set by P-DARTS's stages"),
+    ({"resume": True}, "resume=True needs a checkpoint_dir"),
+])
+def test_run_pdarts_bad_stage_settings(kwargs, message):
+    from nni_effnas.oneshot import search_oneshot
+
+    method_args = {**kwargs.pop("method_args", {}), **kwargs}  # stage settings among method arguments too
+    with pytest.raises(ValueError, match=message):
+        search_oneshot(method="p_darts", dataset="digits", epochs=1, resume=method_args.pop("resume", False),
+                       method_args=method_args)
+
+
 def test_cli_list_names_every_one_shot_method(capsys):
     from nni_effnas.cli import main
 

@@ -15,10 +15,14 @@ def report_parameter_count(model):
     nni.report_final_result(float(sum(p.numel() for p in model.parameters())))
 
 
-def test_nas_experiment_exports_the_derived_sample(tmp_path):
+@pytest.mark.parametrize("method, method_args", [
+    ("darts", None),
+    ("p_darts", {"depths": [1, 2], "keep_ops": [3]}),  # its whole search: two progressive stages
+])
+def test_nas_experiment_exports_the_derived_sample(tmp_path, method, method_args):
     space = get_space("nb201")
-    strategy = EffnasOneShot(space="nb201", method="darts", seed=0, dataset="digits", epochs=1, batch_size=32,
-                             model_kwargs=TINY, val_limit=200)
+    strategy = EffnasOneShot(space="nb201", method=method, seed=0, dataset="digits", epochs=1, batch_size=32,
+                             model_kwargs=TINY, val_limit=200, method_args=method_args)
     config = NasExperimentConfig("sequential", "raw", "local")
     config.experiment_working_directory = str(tmp_path)
     exp = NasExperiment(space.model_space(in_channels=1, **TINY), FunctionalEvaluator(report_parameter_count),
@@ -29,6 +33,8 @@ def test_nas_experiment_exports_the_derived_sample(tmp_path):
         exp.stop()  # NasExperiment.run leaves the experiment to atexit otherwise
     (top,) = exp.export_top_models(formatter="dict")
     assert top == strategy.result_.sample and set(top) == set(space.categorical().labels)
+    stages = strategy.result_.extra.get("stages")
+    assert stages is None if method == "darts" else [s["depth"] for s in stages] == [1, 2]
     (model,) = exp.export_top_models()
     assert model.metric > 0  # the evaluator scored the frozen derived model
     restored = EffnasOneShot(space="nb201")

@@ -46,6 +46,28 @@ def test_trial_reports_per_epoch_writes_derived_json_and_resumes(fake_nni, tmp_p
     assert json.loads((tmp_path / "derived.json").read_text())["epochs"] == 2
 
 
+def test_p_darts_trial_runs_its_stages_and_resumes_them(fake_nni, tmp_path):
+    """P-DARTS's stage settings come in the trial parameters; every stage's epochs are reported with the stage,
+    the final result lists the stages, and a trial run again in the same directory loads the finished stages."""
+    monkeypatch, reports = fake_nni
+    params = {"method": "p_darts", "seed": 0, "depths": [1, 2], "keep_ops": [3]}
+    monkeypatch.setattr(nni, "get_next_parameter", lambda: params)
+    assert trial_main.main([*TINY, "--epochs", "1", "--out-dir", str(tmp_path)]) == 0
+    assert [(r["stage"], r["epoch"]) for r in reports["intermediate"]] == [(1, 1), (2, 1)]
+    (final,) = reports["final"]
+    assert [s["depth"] for s in final["stages"]] == [1, 2] and final["stages"][0]["keep"] is None
+    assert all(len(ops) == 3 for ops in final["stages"][1]["keep"].values())
+    assert final["parameters"] == params and final["resumed"] is False
+    assert json.loads((tmp_path / "derived.json").read_text())["stages"] == final["stages"]
+    ckpt = Path(final["checkpoint_dir"])
+    assert (ckpt / "stage-1" / "last.ckpt").is_file() and (ckpt / "stage-2" / "result.json").is_file()
+    reports["intermediate"].clear()
+    assert trial_main.main([*TINY, "--epochs", "1", "--out-dir", str(tmp_path)]) == 0
+    assert reports["intermediate"] == []  # nothing left to search
+    resumed = reports["final"][1]
+    assert resumed["resumed"] is True and resumed["arch"] == final["arch"] and resumed["stages"] == final["stages"]
+
+
 def test_bad_method_fails_the_trial_with_one_line(fake_nni, tmp_path, capsys):
     monkeypatch, reports = fake_nni
     monkeypatch.setattr(nni, "get_next_parameter", lambda: {"method": "darts_9000", "seed": 0})

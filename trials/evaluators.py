@@ -310,7 +310,7 @@ class OneShotEvaluator(Evaluator):
     def evaluate(self, sample: Mapping[str, Any], *, space: SearchSpace, report: Report | None = None) -> dict[str, Any]:
         import tempfile
 
-        from nni_effnas.oneshot import run_oneshot
+        from nni_effnas.oneshot import search_oneshot
         from nni_effnas.oneshot.monitor import CollapseMonitor
         from nni_effnas.trials.train import _quiet_lightning
 
@@ -320,11 +320,11 @@ class OneShotEvaluator(Evaluator):
         settings = {"space": space.name, **params.to_dict(), "dataset": self.dataset, "limit": self.limit,
                     "val_limit": self.val_limit, "batch_size": self.batch_size, "model_kwargs": model_kwargs}
         ckpt_dir = out_dir / "oneshot-ckpt" / _settings_key(settings)
-        resume = (ckpt_dir / "last.ckpt").is_file()
+        resume = ckpt_dir.is_dir() and any(ckpt_dir.rglob("last.ckpt"))  # P-DARTS: one folder per stage
         monitor = CollapseMonitor(hessian=self.hessian, seed=params.seed)
         reporter = _epoch_reporter(space=space, monitor=monitor, report=report)
         with _quiet_lightning(), _non_finite_as_floating_point_error():
-            result = run_oneshot(
+            result = search_oneshot(
                 space=space.name, method=params.method, method_args=params.method_args, dataset=self.dataset,
                 data_dir=self.data_dir, limit=self.limit, val_limit=self.val_limit, epochs=self.epochs,
                 batch_size=self.batch_size, model_kwargs=model_kwargs, search_args=params.search_args,
@@ -336,15 +336,16 @@ class OneShotEvaluator(Evaluator):
         metrics["epoch"] = result.epochs
         extra_acc = _benchmark_accuracies(space, result.sample)
         metrics.update({k: v for k, v in extra_acc.items() if k != "cifar10"})
+        stages = [{"depth": s["depth"], "keep": s["keep"], "arch": s["arch"]} for s in result.extra.get("stages", ())]
         derived = {"space": space.name, "arch": result.arch, "sample": dict(result.sample),
                    "method": params.method, "seed": params.seed, "parameters": params.to_dict(),
                    "dataset": self.dataset, "epochs": result.epochs, "model_kwargs": model_kwargs,
-                   "benchmark_test_acc": extra_acc or None}
+                   "benchmark_test_acc": extra_acc or None, **({"stages": stages} if stages else {})}
         derived_path = out_dir / "derived.json"
         _write_json(derived_path, derived)
         metrics.update({"sample": dict(result.sample), "parameters": params.to_dict(), "resumed": resume,
                         "seconds": result.seconds, "derived_json": str(derived_path),
-                        "checkpoint_dir": str(ckpt_dir)})
+                        "checkpoint_dir": str(ckpt_dir), **({"stages": stages} if stages else {})})
         return metrics
 
 
@@ -406,6 +407,9 @@ def _epoch_reporter(*, space: SearchSpace, monitor: Any, report: Report | None) 
             metrics = _epoch_metrics(space, pl_module.derived_sample(),
                                      val_acc=None if val_acc is None else float(val_acc), record=record)
             metrics["epoch"] = epoch
+            stage = getattr(pl_module.method, "stage", None)  # P-DARTS: which of its stages this epoch is in
+            if stage is not None:
+                metrics["stage"] = stage
             if report is not None:
                 report(metrics)
 

@@ -3,7 +3,7 @@
 
 NNI's seams used: ``nni.nas.strategy.base.Strategy`` (``_initialize`` / ``_run`` / ``state_dict``), the
 execution engine (``engine.submit_models`` / ``wait_models``) and ``ExecutableModelSpace.freeze``. ``_run`` runs
-:func:`nni_effnas.oneshot.run_oneshot` in the calling process, freezes the experiment's model space with the
+the method's whole search (:func:`nni_effnas.oneshot.search_oneshot`: P-DARTS's stages too) in the calling process, freezes the experiment's model space with the
 derived sample and submits that one model to the engine, where the experiment's evaluator scores it (e.g. trains
 it, or looks it up); ``NasExperiment.export_top_models(formatter="dict")`` then returns the derived sample.
 
@@ -21,16 +21,16 @@ from typing import Any, Mapping
 from nni.nas.strategy import Strategy
 
 
-from nni_effnas.oneshot.runner import OneShotResult, run_oneshot
+from nni_effnas.oneshot.runner import OneShotResult, search_oneshot
 from nni_effnas.search_spaces import get_space
 
 __all__ = ["EffnasOneShot"]
 
 
 class EffnasOneShot(Strategy):
-    """One ``run_oneshot(space=space, method=method, seed=seed, **run_args)`` under NNI's NasExperiment.
+    """One ``search_oneshot(space=space, method=method, seed=seed, **run_args)`` under NNI's NasExperiment.
 
-    ``run_args`` are :func:`run_oneshot`'s other keyword arguments (dataset, epochs, model_kwargs, ...).
+    ``run_args`` are :func:`~nni_effnas.oneshot.run_oneshot`'s other keyword arguments (dataset, epochs, model_kwargs, ...).
     ``result_`` holds the :class:`OneShotResult` after the run (kept in ``state_dict``, so a resumed experiment
     does not search again).
     """
@@ -54,7 +54,7 @@ class EffnasOneShot(Strategy):
 
     def _run(self) -> None:
         if self.result_ is None:
-            self.result_ = run_oneshot(space=self.space, method=self.method, seed=self.seed, **self.run_args)
+            self.result_ = search_oneshot(space=self.space, method=self.method, seed=self.seed, **self.run_args)
         model = self.model_space.freeze(dict(self.result_.sample))
         self.engine.submit_models(model)
         self.engine.wait_models(model)

@@ -23,7 +23,7 @@ from nni_effnas.oneshot.search import NonFiniteLossError, OneShotSearch
 from nni_effnas.search_spaces import get_space
 from nni_effnas.strategies.oneshot import create_method
 
-__all__ = ["OneShotResult", "run_oneshot"]
+__all__ = ["OneShotResult", "run_oneshot", "search_oneshot"]
 
 _log = logging.getLogger(__name__)
 
@@ -119,6 +119,15 @@ def run_oneshot(
         extra={"method_args": module.method.hparams(), "model_kwargs": kwargs, "dataset": dataset,
                "limit": limit, "batch_size": batch_size},
     )
+
+
+def search_oneshot(*, method: str = "darts", **run_kwargs: Any) -> OneShotResult:
+    """One whole search with the registered one-shot ``method``: its :meth:`OneShotMethod.search
+    <nni_effnas.strategies.oneshot.base.OneShotMethod.search>`, which is one :func:`run_oneshot` for every
+    method but P-DARTS (its progressive stages). Takes :func:`run_oneshot`'s keyword arguments."""
+    from nni_effnas.strategies.oneshot import ONESHOT
+
+    return ONESHOT.get(method).search(**run_kwargs)
 
 
 def _loaders(data: Any, *, batch_size: int, seed: int, val_limit: int | None) -> dict[str, Any]:

@@ -12,7 +12,9 @@ architecture step on a validation batch and a weight step on a training batch. A
   derived from those strengths (:meth:`OneShotMethod.derive`: the space's own rule unless the paper has one),
 * what changes from epoch to epoch (:meth:`OneShotMethod.on_epoch_start`: temperatures, decays, stages),
 * what it adds to the training loop as Lightning callbacks (:meth:`OneShotMethod.callbacks`: early stops),
-* and whether the architecture gradient is first order or unrolled (``second_order``).
+* whether the architecture gradient is first order or unrolled (``second_order``),
+* and, rarely, what a whole search is (:meth:`OneShotMethod.search`: one supernet training by default; P-DARTS's
+  progressive stages are several).
 
 The base class is DARTS's continuous relaxation (softmax-weighted sum, first order), so a variant overrides
 only what its paper changes. Methods keep their own schedule state in ``state_dict`` so a search resumes.
@@ -26,6 +28,7 @@ import torch
 if TYPE_CHECKING:
     import pytorch_lightning as pl
 
+    from nni_effnas.oneshot.runner import OneShotResult
     from nni_effnas.oneshot.supernet import MixedOp, Supernet
     from nni_effnas.search_spaces.base import SearchSpace
     from nni_effnas.space import Sample
@@ -54,6 +57,17 @@ class OneShotMethod:
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch = 0
         self.max_epochs = 1
+
+    # --- the whole search ----------------------------------------------------------------------------------
+    @classmethod
+    def search(cls, **run_kwargs: Any) -> "OneShotResult":
+        """One whole search with this method; ``run_kwargs`` are :func:`~nni_effnas.oneshot.run_oneshot`'s
+        (``method_args``, ``checkpoint_dir``, ``resume``, ...). Default: one ``run_oneshot``. Every entry
+        point (the bench, ``effnas-trial``, the NNI strategy) searches through
+        :func:`~nni_effnas.oneshot.search_oneshot`, which calls this."""
+        from nni_effnas.oneshot.runner import run_oneshot
+
+        return run_oneshot(method=cls.name, **run_kwargs)
 
     # --- set-up -------------------------------------------------------------------------------------------
     def supernet_kwargs(self) -> dict[str, Any]:

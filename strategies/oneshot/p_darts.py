@@ -23,6 +23,12 @@ and 3 candidate ops (skip dropout 0.0, 0.4, 0.7 on CIFAR-10): ``run_pdarts(space
 defaults are ``num_cells`` 1, 2, 3 (a CPU-scale progression; the benchmark's network has 5) with 5, 4, then
 3 ops; the normal-cell skip limit counts the whole NAS-Bench-201 cell.
 
+Every entry point runs the stages: ``search_oneshot(method="p_darts")`` (the bench, ``effnas-trial``'s
+``oneshot`` evaluator, the NNI strategy) calls :meth:`PDARTS.search`, which takes the stage settings
+(``depths``, ``keep_ops``, ``skip_dropouts``, ``max_skips``, ``depth_key``) from the method arguments, so a
+trial's parameters can set them. With ``checkpoint_dir`` each stage keeps its checkpoints and, once done, its
+result in ``stage-<n>/``; ``resume=True`` loads the finished stages and continues the unfinished one.
+
 Deviations: each stage is a full ``run_oneshot`` (its own data split, fresh weights, the engine's DARTS
 training defaults) rather than the paper's 25 epochs with 10 weight-only warm-up epochs per stage (pass
 ``search_args={"warmup_epochs": 10}`` for those); the stage's width is the same ``model_kwargs`` throughout
@@ -32,11 +38,15 @@ and the DARTS derivation ignores it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import torch
 
+from nni_effnas.report_io import save_json
 from nni_effnas.strategies.oneshot import ONESHOT
 from nni_effnas.strategies.oneshot.base import OneShotMethod
 
@@ -51,6 +61,10 @@ SKIP = "skip_connect"
 _DEPTH_KEYS = {"nb201": "num_cells", "darts": "layers"}
 #: Per space, :func:`run_pdarts`'s default (depths, ops kept after each stage but the last).
 STAGES = {"nb201": ((1, 2, 3), (4, 3)), "darts": ((5, 11, 17), (5, 3))}
+#: :func:`run_pdarts`'s stage settings, which :meth:`PDARTS.search` also accepts among the method arguments.
+STAGE_ARGS = ("depths", "keep_ops", "skip_dropouts", "max_skips", "depth_key")
+#: Method arguments that the stages set; a caller may not.
+_SET_BY_STAGES = ("keep", "skip_dropout", "stage")
 
 
 @ONESHOT.register("p_darts")
@@ -62,12 +76,13 @@ class PDARTS(OneShotMethod):
         keep: label -> ops still searched (None or a missing label: all of the label's ops).
         skip_dropout: the stage's initial dropout rate after ``skip_connect`` (paper, CIFAR-10: 0.0, 0.4, 0.7).
         decay: the rate is ``skip_dropout * exp(-decay * epoch)``.
+        stage: which of :func:`run_pdarts`'s stages this is (from 1; None outside them), for reports only.
     """
 
     name = "p_darts"
 
     def __init__(self, *, seed: int = 0, init_scale: float = 1e-3, keep: Mapping[str, Sequence[str]] | None = None,
-                 skip_dropout: float = 0.0, decay: float = 0.2) -> None:
+                 skip_dropout: float = 0.0, decay: float = 0.2, stage: int | None = None) -> None:
         super().__init__(seed=seed, init_scale=init_scale)
         if not isinstance(skip_dropout, (int, float)) or isinstance(skip_dropout, bool) or not 0 <= skip_dropout < 1:
             raise ValueError(f"skip_dropout must be a number in [0, 1), got {skip_dropout!r}")
@@ -76,7 +91,7 @@ class PDARTS(OneShotMethod):
         if keep is not None and not isinstance(keep, Mapping):
             raise TypeError(f"keep must be a dict of label -> ops, got {type(keep).__name__}")
         self.keep = None if keep is None else {str(k): [str(op) for op in v] for k, v in keep.items()}
-        self.skip_dropout, self.decay = float(skip_dropout), float(decay)
+        self.skip_dropout, self.decay, self.stage = float(skip_dropout), float(decay), stage
         self.masks: dict[str, torch.Tensor] = {}
 
     def setup(self, supernet: "Supernet", *, space: "SearchSpace") -> None:
@@ -130,7 +145,16 @@ class PDARTS(OneShotMethod):
             return {label: w.detach() for label, w in self.edge_weights(alpha, training=False).items()}
 
     def hparams(self) -> dict[str, Any]:
-        return {**super().hparams(), "keep": self.keep, "skip_dropout": self.skip_dropout, "decay": self.decay}
+        return {**super().hparams(), "keep": self.keep, "skip_dropout": self.skip_dropout, "decay": self.decay,
+                "stage": self.stage}
+
+    @classmethod
+    def search(cls, *, method_args: Mapping[str, Any] | None = None, **run_kwargs: Any) -> "OneShotResult":
+        """P-DARTS's whole search: :func:`run_pdarts`. The stage settings (:data:`STAGE_ARGS`) may be given
+        among ``method_args`` (as trial parameters are); the other method arguments go to every stage."""
+        args = dict(method_args or {})
+        stage_args = {key: args.pop(key) for key in STAGE_ARGS if key in args}
+        return run_pdarts(method_args=args, **{**run_kwargs, **stage_args})
 
 
 def top_ops(weights: Mapping[str, Mapping[str, float]], n: int) -> dict[str, list[str]]:
@@ -157,6 +181,35 @@ def limit_skips(space: "SearchSpace", weights: Mapping[str, Mapping[str, float]]
         table[weakest][SKIP] = -1.0
 
 
+def _check_stages(depths: Sequence[Any], keep_ops: Sequence[Any], skip_dropouts: Sequence[Any],
+                  max_skips: Any) -> None:
+    def whole(value: Any, minimum: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+    if not all(whole(d, 1) for d in depths):
+        raise ValueError(f"depths must be whole numbers >= 1, got {list(depths)!r}")
+    if not all(whole(k, 1) for k in keep_ops):
+        raise ValueError(f"keep_ops must be whole numbers >= 1, got {list(keep_ops)!r}")
+    if not whole(max_skips, 0):
+        raise ValueError(f"max_skips must be a whole number >= 0, got {max_skips!r}")
+    if len(keep_ops) != len(depths) - 1 or len(skip_dropouts) < len(depths):
+        raise ValueError(f"{len(depths)} stages need {len(depths) - 1} keep_ops and {len(depths)} skip_dropouts, "
+                         f"got keep_ops={list(keep_ops)!r}, skip_dropouts={list(skip_dropouts)!r}")
+
+
+def _finished_stage(stage_dir: Path | None, done: Mapping[str, Any]) -> "OneShotResult | None":
+    """The stage's saved result if it was run with the settings in ``done``, else None."""
+    from nni_effnas.oneshot.runner import OneShotResult
+
+    path = None if stage_dir is None else stage_dir / "result.json"
+    if path is None or not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    if any(saved.get(key) != value for key, value in done.items()):
+        return None
+    return OneShotResult(**saved["result"])
+
+
 def _edge_of(key: str, sample: Mapping[str, Any]) -> str:
     """The supernet edge label behind a sample key: the key itself (NAS-Bench-201), or for the DARTS space's
     ``{cell}_{i}_op{0,1}`` the edge from the node's chosen input (``{cell}_{i}_inputs``, ``0_1`` for node 2)."""
@@ -178,6 +231,8 @@ def run_pdarts(
     depth_key: str | None = None,
     method_args: Mapping[str, Any] | None = None,
     model_kwargs: Mapping[str, Any] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
     **run_kwargs: Any,
 ) -> "OneShotResult":
     """P-DARTS's stages through :func:`run_oneshot`; returns the last stage's result with the final, skip-limited
@@ -188,6 +243,11 @@ def run_pdarts(
     ``num_cells`` for ``"nb201"`` and ``layers`` for ``"darts"``); ``keep_ops``: ops kept per label after each
     stage but the last (one fewer entry than ``depths``); ``skip_dropouts``: each stage's initial skip
     dropout. Other keyword arguments (``dataset``, ``epochs``, ``seed``, ...) go to every ``run_oneshot``.
+
+    ``checkpoint_dir``: stage ``n`` checkpoints into ``checkpoint_dir/stage-<n>`` and, when done, writes its
+    result there (``result.json``). ``resume=True`` loads every finished stage that was run for the same number
+    of epochs and the same kept ops, continues the first unfinished one from its last checkpoint, and starts the
+    later ones afresh. A stage that starts afresh first removes its own and the later stages' old files.
     """
     from nni_effnas.oneshot.runner import run_oneshot
     from nni_effnas.search_spaces import get_space
@@ -198,19 +258,35 @@ def run_pdarts(
     depth_key = depth_key or _DEPTH_KEYS.get(space)
     if not depths or depth_key is None:
         raise ValueError(f"space {space!r} needs explicit depths and depth_key")
-    if len(keep_ops) != len(depths) - 1 or len(skip_dropouts) < len(depths):
-        raise ValueError(f"{len(depths)} stages need {len(depths) - 1} keep_ops and {len(depths)} skip_dropouts, "
-                         f"got keep_ops={keep_ops!r}, skip_dropouts={tuple(skip_dropouts)!r}")
+    _check_stages(depths, keep_ops, skip_dropouts, max_skips)
     if "method" in run_kwargs:
         raise ValueError("run_pdarts always runs method 'p_darts'")
+    taken = sorted(set(method_args or {}) & set(_SET_BY_STAGES))
+    if taken:
+        raise ValueError(f"method arguments {taken} are set by P-DARTS's stages; use keep_ops and skip_dropouts")
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs a checkpoint_dir")
     search_space = get_space(space)
     keep: dict[str, list[str]] | None = None
     stages: list[dict[str, Any]] = []
     result: Any = None
     for stage, depth in enumerate(depths):
-        args = {**dict(method_args or {}), "keep": keep, "skip_dropout": float(skip_dropouts[stage])}
-        result = run_oneshot(space=space, method="p_darts", method_args=args,
-                             model_kwargs={**dict(model_kwargs or {}), depth_key: depth}, **run_kwargs)
+        stage_dir = None if checkpoint_dir is None else Path(checkpoint_dir) / f"stage-{stage + 1}"
+        done = {"epochs": run_kwargs.get("epochs"), "keep": keep}  # what a finished stage must have been run with
+        result = _finished_stage(stage_dir, done) if resume else None
+        if result is None:
+            resume_stage = resume and stage_dir is not None and (stage_dir / "last.ckpt").is_file()
+            if checkpoint_dir is not None:  # old files: later stages searched other ops; this one restarts
+                for n in range(stage + (2 if resume_stage else 1), len(depths) + 1):
+                    shutil.rmtree(Path(checkpoint_dir) / f"stage-{n}", ignore_errors=True)
+            args = {**dict(method_args or {}), "keep": keep, "skip_dropout": float(skip_dropouts[stage]),
+                    "stage": stage + 1}
+            result = run_oneshot(space=space, method="p_darts", method_args=args,
+                                 model_kwargs={**dict(model_kwargs or {}), depth_key: depth},
+                                 checkpoint_dir=stage_dir, resume=resume_stage, **run_kwargs)
+            if stage_dir is not None:
+                save_json({**done, "result": result.to_dict()}, stage_dir / "result.json")
+            resume = False  # a stage that ran makes every later one start afresh
         stages.append({"depth": depth, "keep": keep, "arch": result.arch, "weights": result.weights,
                        "history": result.history, "seconds": result.seconds})
         if stage < len(keep_ops):
