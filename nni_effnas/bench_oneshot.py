@@ -38,7 +38,7 @@ from nni_effnas.bench_predictors import machine_info
 from nni_effnas.nb201 import DATASETS, load_table
 from nni_effnas.report_io import nan_if_none, save_figure, save_json  # noqa: F401 - the CLI writes reports through save_json
 from nni_effnas.strategies.oneshot import ONESHOT, create_method
-from nni_effnas.strategies.oneshot.p_darts import STAGES as PDARTS_STAGES
+from nni_effnas.strategies.oneshot.p_darts import STAGES as PDARTS_STAGES, stage_summaries
 
 #: Default settings, sized for the whole default run (all registered variants, one seed, the step-time
 #: comparison) to finish in well under 30 minutes on 2 CPU cores; see docs/oneshot.md for measured numbers.
@@ -132,7 +132,7 @@ def search_one(variant: str, seed: int, *, settings: Mapping[str, Any],
     except Exception as exc:  # noqa: BLE001 - a diverging or crashing method is a result of the benchmark
         return {**record, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
     last = monitor.history[-1] if monitor.history else {}
-    stages = result.extra.get("stages")
+    stages = result.extra.get("stages")  # P-DARTS's
     histories = [h for s in stages for h in s["history"]] if stages else result.history
     steps_per_epoch = (result.extra["limit"] or 0) // 2 // result.extra["batch_size"] if result.extra["limit"] else None
     record.update({
@@ -147,7 +147,7 @@ def search_one(variant: str, seed: int, *, settings: Mapping[str, Any],
                    for k, (r, h) in enumerate(zip(monitor.history, histories))],
     })
     if stages:
-        record["stages"] = [{"depth": s["depth"], "arch": s["arch"], "keep": s["keep"]} for s in stages]
+        record["stages"] = stage_summaries(result)
     return record
 
 

@@ -312,6 +312,7 @@ class OneShotEvaluator(Evaluator):
 
         from nni_effnas.oneshot import search_oneshot
         from nni_effnas.oneshot.monitor import CollapseMonitor
+        from nni_effnas.strategies.oneshot.p_darts import stage_summaries
         from nni_effnas.trials.train import _quiet_lightning
 
         params = OneShotParameters.parse(sample, default_method=self.method, default_seed=self.seed)
@@ -336,16 +337,17 @@ class OneShotEvaluator(Evaluator):
         metrics["epoch"] = result.epochs
         extra_acc = _benchmark_accuracies(space, result.sample)
         metrics.update({k: v for k, v in extra_acc.items() if k != "cifar10"})
-        stages = [{"depth": s["depth"], "keep": s["keep"], "arch": s["arch"]} for s in result.extra.get("stages", ())]
+        stages = stage_summaries(result)
+        staged = {"stages": stages} if stages else {}  # P-DARTS only
         derived = {"space": space.name, "arch": result.arch, "sample": dict(result.sample),
                    "method": params.method, "seed": params.seed, "parameters": params.to_dict(),
                    "dataset": self.dataset, "epochs": result.epochs, "model_kwargs": model_kwargs,
-                   "benchmark_test_acc": extra_acc or None, **({"stages": stages} if stages else {})}
+                   "benchmark_test_acc": extra_acc or None, **staged}
         derived_path = out_dir / "derived.json"
         _write_json(derived_path, derived)
         metrics.update({"sample": dict(result.sample), "parameters": params.to_dict(), "resumed": resume,
                         "seconds": result.seconds, "derived_json": str(derived_path),
-                        "checkpoint_dir": str(ckpt_dir), **({"stages": stages} if stages else {})})
+                        "checkpoint_dir": str(ckpt_dir), **staged})
         return metrics
 
 

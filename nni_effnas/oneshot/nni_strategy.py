@@ -3,9 +3,10 @@
 
 NNI's seams used: ``nni.nas.strategy.base.Strategy`` (``_initialize`` / ``_run`` / ``state_dict``), the
 execution engine (``engine.submit_models`` / ``wait_models``) and ``ExecutableModelSpace.freeze``. ``_run`` runs
-the method's whole search (:func:`nni_effnas.oneshot.search_oneshot`: P-DARTS's stages too) in the calling process, freezes the experiment's model space with the
-derived sample and submits that one model to the engine, where the experiment's evaluator scores it (e.g. trains
-it, or looks it up); ``NasExperiment.export_top_models(formatter="dict")`` then returns the derived sample.
+the method's whole search (:func:`nni_effnas.oneshot.search_oneshot`: P-DARTS's stages too) in the calling
+process, freezes the experiment's model space with the derived sample and submits that one model to the engine,
+where the experiment's evaluator scores it (e.g. trains it, or looks it up);
+``NasExperiment.export_top_models(formatter="dict")`` then returns the derived sample.
 
 Deviations from NNI's own one-shot strategies: the supernet is rebuilt from the registered space ``space`` with
 ``model_kwargs`` (the experiment's model space must have the same labels, checked in ``_initialize``), so the
@@ -30,7 +31,8 @@ __all__ = ["EffnasOneShot"]
 class EffnasOneShot(Strategy):
     """One ``search_oneshot(space=space, method=method, seed=seed, **run_args)`` under NNI's NasExperiment.
 
-    ``run_args`` are :func:`~nni_effnas.oneshot.run_oneshot`'s other keyword arguments (dataset, epochs, model_kwargs, ...).
+    ``run_args`` are :func:`~nni_effnas.oneshot.run_oneshot`'s other keyword arguments (dataset, epochs,
+    model_kwargs, ...).
     ``result_`` holds the :class:`OneShotResult` after the run (kept in ``state_dict``, so a resumed experiment
     does not search again).
     """

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from nni_effnas.oneshot.supernet import MixedOp, Supernet
     from nni_effnas.search_spaces.base import SearchSpace
 
-__all__ = ["PDARTS", "STAGES", "limit_skips", "run_pdarts", "top_ops"]
+__all__ = ["PDARTS", "STAGES", "limit_skips", "run_pdarts", "stage_summaries", "top_ops"]
 
 SKIP = "skip_connect"
 _DEPTH_KEYS = {"nb201": "num_cells", "darts": "layers"}
@@ -197,12 +197,18 @@ def _check_stages(depths: Sequence[Any], keep_ops: Sequence[Any], skip_dropouts:
                          f"got keep_ops={list(keep_ops)!r}, skip_dropouts={list(skip_dropouts)!r}")
 
 
-def _finished_stage(stage_dir: Path | None, done: Mapping[str, Any]) -> "OneShotResult | None":
+def stage_summaries(result: "OneShotResult") -> list[dict[str, Any]]:
+    """Per stage of a :func:`run_pdarts` result: its ``depth``, ``keep`` (the ops it searched; None: all) and
+    derived ``arch``, for reports; empty for a one-stage search."""
+    return [{"depth": s["depth"], "keep": s["keep"], "arch": s["arch"]} for s in result.extra.get("stages", ())]
+
+
+def _finished_stage(stage_dir: Path, done: Mapping[str, Any]) -> "OneShotResult | None":
     """The stage's saved result if it was run with the settings in ``done``, else None."""
     from nni_effnas.oneshot.runner import OneShotResult
 
-    path = None if stage_dir is None else stage_dir / "result.json"
-    if path is None or not path.is_file():
+    path = stage_dir / "result.json"
+    if not path.is_file():
         return None
     saved = json.loads(path.read_text())
     if any(saved.get(key) != value for key, value in done.items()):
@@ -273,9 +279,9 @@ def run_pdarts(
     for stage, depth in enumerate(depths):
         stage_dir = None if checkpoint_dir is None else Path(checkpoint_dir) / f"stage-{stage + 1}"
         done = {"epochs": run_kwargs.get("epochs"), "keep": keep}  # what a finished stage must have been run with
-        result = _finished_stage(stage_dir, done) if resume else None
+        result = _finished_stage(stage_dir, done) if resume else None  # resume implies a checkpoint_dir
         if result is None:
-            resume_stage = resume and stage_dir is not None and (stage_dir / "last.ckpt").is_file()
+            resume_stage = resume and (stage_dir / "last.ckpt").is_file()
             if checkpoint_dir is not None:  # old files: later stages searched other ops; this one restarts
                 for n in range(stage + (2 if resume_stage else 1), len(depths) + 1):
                     shutil.rmtree(Path(checkpoint_dir) / f"stage-{n}", ignore_errors=True)
