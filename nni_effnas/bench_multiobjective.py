@@ -33,7 +33,7 @@ from nni_effnas.bench_search import check_run, parse_strategies
 from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.objectives import mnasnet_reward
 from nni_effnas.pareto import FrontScale, hypervolume, pareto_front, selected_front
-from nni_effnas.report_io import save_figure, save_json  # noqa: F401 (save_json: the CLI's writer)
+from nni_effnas.report_io import save_figure
 from nni_effnas.strategies import STRATEGIES, create_strategy
 from nni_effnas.strategies.multiobjective import MultiObjectiveMixin
 from nni_effnas.tabular import TabularBenchmark

@@ -35,8 +35,9 @@ import numpy as np
 
 from nni_effnas.bench_oneshot_timing import compare_step_time, measure_impl
 from nni_effnas.bench_predictors import machine_info
+from nni_effnas.checks import check_int
 from nni_effnas.nb201 import DATASETS, load_table
-from nni_effnas.report_io import nan_if_none, save_figure, save_json  # noqa: F401 - the CLI writes reports through save_json
+from nni_effnas.report_io import nan_if_none, save_figure
 from nni_effnas.strategies.oneshot import ONESHOT, create_method
 from nni_effnas.strategies.oneshot.p_darts import STAGES as PDARTS_STAGES, stage_summaries
 
@@ -54,12 +55,6 @@ ACC_METRIC = "test_acc_200ep"
 SUMMARY_KEYS = ("skip_count", "alpha_entropy", "alpha_entropy_norm", "hessian_eig", "seconds", "seconds_per_step")
 
 
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def check_settings(*, variants: Sequence[str], method_args: Mapping[str, Any] | None, space: str, epochs: int,
                    seeds: int, channels: int, num_cells: int, batch_size: int, limit: int | None,
                    timing_steps: int, accelerator: str) -> tuple[list[str], dict[str, dict[str, Any]]]:
@@ -72,11 +67,11 @@ def check_settings(*, variants: Sequence[str], method_args: Mapping[str, Any] | 
     for flag, value, minimum in (("--epochs", epochs, 1), ("--seeds", seeds, 1), ("--channels", channels, 1),
                                  ("--num-cells", num_cells, 1), ("--batch-size", batch_size, 2),
                                  ("--timing-steps", timing_steps, 0)):
-        _positive_int(flag, value, minimum)
+        check_int(flag, value, minimum)
     if timing_steps == 1:
         raise ValueError("--timing-steps must be 0 (no step-time comparison) or >= 2 (the first step is dropped), "
                          "got 1")
-    if limit is not None and _positive_int("--limit", limit) < 2 * batch_size:
+    if limit is not None and check_int("--limit", limit) < 2 * batch_size:
         raise ValueError(f"--limit {limit} gives fewer than one batch of {batch_size} per half; "
                          f"expected >= {2 * batch_size}")
     if accelerator not in ("cpu", "gpu"):
@@ -203,9 +198,9 @@ def run_benchmark(
                                  method_args=method_args, space=space, epochs=epochs, seeds=seeds,
                                  channels=channels, num_cells=num_cells, batch_size=batch_size, limit=limit,
                                  timing_steps=timing_steps, accelerator=accelerator)
-    _positive_int("--power-iterations", power_iterations)
+    check_int("--power-iterations", power_iterations)
     if val_limit is not None:
-        _positive_int("--val-limit", val_limit)
+        check_int("--val-limit", val_limit)
     from nni_effnas.trials.data import DATASETS as PROXY_TASKS
 
     data = PROXY_TASKS.canonical(data)
@@ -339,4 +334,4 @@ def plot(report: Mapping[str, Any], path: str | Path) -> None:
 
 
 __all__ = ["DEFAULTS", "check_settings", "compare_step_time", "format_table", "measure_impl", "plot",
-           "reference_cells", "run_benchmark", "save_json", "search_one", "summarise", "transfer_accuracies"]
+           "reference_cells", "run_benchmark", "search_one", "summarise", "transfer_accuracies"]

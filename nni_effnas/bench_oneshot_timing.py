@@ -32,6 +32,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from nni_effnas.checks import check_int
+
 __all__ = ["compare_step_time", "measure_impl", "measure_in_subprocess"]
 
 _M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
@@ -287,8 +289,7 @@ def compare_step_time(*, settings: Mapping[str, Any], steps: int, seed: int = 0,
     numbers then include whatever this process already holds and are not comparable)."""
     from nni_effnas.strategies.oneshot import ONESHOT
 
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"--timing-steps must be a whole number >= 2 (the first step is dropped), got {steps!r}")
+    check_int("--timing-steps", steps, 2)
     measure = measure_in_subprocess if subprocess else measure_impl
     impls = ["ours:darts", "nni:darts"] + (["ours:pc_darts"] if "pc_darts" in ONESHOT else [])
     rows = {impl: measure(impl, settings=dict(settings), steps=steps, seed=seed,

@@ -32,10 +32,11 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
+from nni_effnas.checks import check_int
 from nni_effnas.encodings import append_features, encode
 from nni_effnas.nb201 import canonical_dataset, load_table
 from nni_effnas.predictors import PREDICTORS, create_predictor, preferred_encoding
-from nni_effnas.report_io import nan_if_none, save_figure, save_json  # noqa: F401 - the CLI writes reports through save_json
+from nni_effnas.report_io import nan_if_none, save_figure
 
 DEFAULT_PREDICTORS = ("mlp_ensemble", "gnn", "gp", "random_forest", "gbm")
 DEFAULT_TRAIN_SIZES = (20, 50, 100, 200)
@@ -63,15 +64,12 @@ def check_settings(*, space: str, train_sizes: Sequence[int], test_size: int, se
         raise ValueError(f"unknown --target {target!r}; expected one of: {', '.join(TARGETS)}")
     if features not in FEATURES:
         raise ValueError(f"unknown --features {features!r}; expected one of: {', '.join(FEATURES)}")
-    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
-        raise ValueError(f"--seeds must be a whole number >= 1, got {seeds!r}")
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, np.integer)) or test_size < 3:
-        raise ValueError(f"--test-size must be a whole number >= 3, got {test_size!r}")
+    check_int("--seeds", seeds)
+    check_int("--test-size", test_size, 3)
     if not train_sizes:
         raise ValueError("--train-sizes is empty; expected comma-separated whole numbers >= 2, e.g. 20,50,100")
     for size in train_sizes:
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
-            raise ValueError(f"--train-sizes must be whole numbers >= 2, got {size!r}")
+        check_int("--train-sizes", size, 2)
     sizes = sorted({int(s) for s in train_sizes})
     if sizes[-1] + test_size > n_cells:
         raise ValueError(f"--train-sizes {sizes[-1]} + --test-size {test_size} = {sizes[-1] + test_size} exceeds "

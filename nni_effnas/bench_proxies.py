@@ -26,7 +26,7 @@ from nni_effnas.nb201 import canonical_dataset, load_table
 from nni_effnas.proxies import PROXIES, aggregate_ranks
 from nni_effnas.zerocost import ZeroCostScorer
 from nni_effnas.zc_cache import BUILD
-from nni_effnas.report_io import save_figure, save_json  # noqa: F401 - the CLI writes reports through save_json
+from nni_effnas.report_io import save_figure
 
 #: NASLib's label of each NB201 dataset, and its column names where they differ from our proxy keys.
 NASLIB_DATASET = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet16": "ImageNet16-120"}

@@ -8,7 +8,6 @@ simulated time; median and quartiles over seeds).
 """
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -157,14 +156,6 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(f"{name:<24}{s['mean']:>8.2f}{s['std']:>8.2f}{s['sem']:>8.3f}{s['median']:>8.2f}"
                      f"{s['evaluated_mean']:>11.1f}{s.get('strategy_s_mean', 0.0):>12.1f}")
     return "\n".join(lines)
-
-
-def save_json(report: dict[str, Any], path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=1))
-    tmp.replace(path)
 
 
 def plot(report: dict[str, Any], path: str | Path) -> None:

@@ -208,9 +208,11 @@ def _bench_oneshot(args: argparse.Namespace) -> int:
 
 def _write_report(module, report: dict, args: argparse.Namespace) -> int:
     """Print a benchmark report's table; write its ``--json`` and ``--plot`` when asked."""
+    from nni_effnas.report_io import save_json
+
     print(module.format_table(report))
     if args.json:
-        module.save_json(report, args.json)
+        save_json(report, args.json)
         print(f"wrote {args.json}")
     if args.plot:
         module.plot(report, args.plot)

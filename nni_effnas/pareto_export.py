@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from nni_effnas.pareto import non_dominated
-from nni_effnas.report_io import save_figure, save_json  # noqa: F401 (save_json: the CLI's writer)
+from nni_effnas.report_io import save_figure
 
 
 def load_trials(source: str | Path, *, experiment_dir: str | Path | None = None) -> list[dict[str, Any]]:

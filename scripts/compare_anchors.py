@@ -10,6 +10,8 @@ import math
 import sys
 from pathlib import Path
 
+from nni_effnas.report_io import nan_if_none
+
 # (dataset, budget fraction, constrained to the median params?, strategy) -> (mean, std); shared/docs/anchors.md
 ANCHORS = {
     ("cifar10", 1.0, False, "random"): (93.85, 0.25), ("cifar10", 1.0, False, "regularized_evolution"): (94.10, 0.25),
@@ -38,6 +40,7 @@ def main(paths: list[str]) -> None:
             anchor = ANCHORS.get((dataset, report["budget_frac"], constrained, name))
             if anchor is None:
                 continue
+            stats = {k: nan_if_none(stats[k]) for k in ("mean", "std", "sem")}  # strict JSON writes NaN as null
             diff = stats["mean"] - anchor[0]
             bound = 2 * math.sqrt(stats["sem"] ** 2 + (anchor[1] / math.sqrt(100)) ** 2)
             print(f"| {dataset} | {report['budget_frac']:g} | {report['constraint'] or '-'} | {name} "

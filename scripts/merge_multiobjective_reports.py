@@ -4,6 +4,7 @@ import argparse
 import json
 
 from nni_effnas import bench_multiobjective as bm
+from nni_effnas.report_io import save_json
 
 
 def main() -> None:
@@ -21,7 +22,7 @@ def main() -> None:
     except ValueError as exc:
         raise SystemExit(f"error: {exc}")
     print(bm.format_table(merged))
-    bm.save_json(merged, args.json)
+    save_json(merged, args.json)
     if args.plot:
         bm.plot(merged, args.plot)
 

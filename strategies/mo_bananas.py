@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from scipy.special import ndtr
 
+from nni_effnas.checks import check_int
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
 from nni_effnas.strategies.multiobjective import CostModel, MultiObjectiveMixin, costs_of
@@ -93,9 +94,7 @@ class MOBananas(MultiObjectiveMixin, BANANAS):
         if cost_model is None:
             raise ValueError("mo_bananas needs a cost_model known before training (e.g. 'nb201:latency:pixel2'); "
                              "nsga2 and motpe learn the cost from the trials instead")
-        if isinstance(cost_pool, bool) or not isinstance(cost_pool, int) or cost_pool < 1:
-            raise ValueError(f"cost_pool must be an int >= 1, got {cost_pool!r}")
-        self.cost_pool = cost_pool
+        self.cost_pool = check_int("cost_pool", cost_pool)
         self._init_objectives(cost_metric, cost_model)
         self._spread: list[Sample] | None = None
 

@@ -47,6 +47,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 from scipy.special import ndtr
 
+from nni_effnas.checks import check_int
 from nni_effnas.encodings import append_features, available_encodings, encode
 from nni_effnas.predictors import PREDICTORS, create_predictor, preferred_encoding
 from nni_effnas.space import CategoricalSpace, Sample
@@ -145,8 +146,7 @@ class BANANAS(ZeroCostMixin, CandidatePool, Strategy):
             raise ValueError(f"beta must be a finite number >= 0, got {beta}")
         for name, value, low in (("initial", initial, 0), ("candidates", candidates, 1), ("parents", parents, 1),
                                  ("refit_every", refit_every, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+            check_int(name, value, low)
         self.encoding, self.acquisition, self.beta = encoding, acquisition, float(beta)
         if isinstance(refit_fraction, bool) or not isinstance(refit_fraction, (int, float)) \
                 or not 0 <= refit_fraction <= 1:
@@ -175,9 +175,7 @@ class BANANAS(ZeroCostMixin, CandidatePool, Strategy):
         if not isinstance(zero_cost, Mapping):
             raise TypeError(f"zero_cost must be a bool or a dict of scorer settings, got {type(zero_cost).__name__}")
         settings = {**defaults, **zero_cost}
-        pool_size = settings.pop("pool_size", 500)
-        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
-            raise ValueError(f"zero_cost pool_size must be an int >= 1, got {pool_size!r}")
+        pool_size = check_int("zero_cost pool_size", settings.pop("pool_size", 500))
         try:
             self._init_zero_cost(**settings)
         except TypeError as exc:

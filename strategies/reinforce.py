@@ -56,6 +56,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from nni_effnas.checks import check_int
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
 from nni_effnas.strategies.base import Strategy
@@ -179,8 +180,7 @@ class REINFORCE(Strategy):
         super().__init__(seed=seed)
         for name, value, low in (("hidden_size", hidden_size, 1), ("batch_size", batch_size, 1),
                                  ("resample", resample, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+            check_int(name, value, low)
         _check_number("lr", lr, positive=True)
         _check_number("entropy_weight", entropy_weight, positive=False)
         _check_number("temperature", temperature, positive=True)

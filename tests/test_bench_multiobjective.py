@@ -8,6 +8,7 @@ from nni_effnas import bench_multiobjective as bm
 from nni_effnas.cli import main
 from nni_effnas.nb201 import load_table
 from nni_effnas.pareto import FrontScale, hypervolume
+from nni_effnas.report_io import save_json
 from nni_effnas.tabular import TabularBenchmark
 
 
@@ -41,7 +42,7 @@ def test_pareto_report(bench, tmp_path):
             assert row["evaluated_mean"] >= 1 and len(row["fronts"]) == 2
     text = bm.format_table(report)
     assert "| pixel2 |" in text and "mean over devices" in text
-    bm.save_json(report, tmp_path / "r.json")
+    save_json(report, tmp_path / "r.json")
     bm.plot(json.loads((tmp_path / "r.json").read_text()), tmp_path / "r.png")
     assert (tmp_path / "r.png").stat().st_size > 10_000
 

@@ -11,6 +11,7 @@ import pytest
 
 from nni_effnas import bench_oneshot, bench_oneshot_timing, cli
 from nni_effnas.nb201 import load_table, parse_arch
+from nni_effnas.report_io import save_json
 from nni_effnas.strategies.oneshot import ONESHOT
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -98,7 +99,7 @@ def test_table_json_and_plot(report, tmp_path):
     assert text.startswith("oneshot/nb201: searched on digits")
     assert "| darts | 1 |" in text and "| gdas | 1 |" in text and "all-skip 54.30, best 94.37" in text
     path = tmp_path / "out" / "r.json"
-    bench_oneshot.save_json({**report, "runs": [{**report["runs"][0], "hessian_eig": float("nan")},
+    save_json({**report, "runs": [{**report["runs"][0], "hessian_eig": float("nan")},
                                                  *report["runs"][1:]]}, path)
     loaded = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     assert loaded["runs"][0]["hessian_eig"] is None and not list(path.parent.glob("*.tmp"))
@@ -144,7 +145,7 @@ def test_comparison_targets(monkeypatch):
     assert failed["impls"]["nni:darts"]["error"] == "TypeError: nope"
     assert failed["targets"]["darts_step_time"]["value"] is None
     assert failed["targets"]["darts_step_time"]["met"] is None
-    with pytest.raises(ValueError, match="--timing-steps must be a whole number >= 2"):
+    with pytest.raises(ValueError, match="--timing-steps must be an int >= 2"):
         bench_oneshot_timing.compare_step_time(settings=TINY_SETTINGS, steps=1)
 
 
@@ -174,10 +175,10 @@ def test_cli_defaults_are_the_modules():
 @pytest.mark.parametrize("extra, message", [
     (["--variants", "darts,nope"], "unknown one-shot method 'nope'; expected one of:"),
     (["--variants", ","], "--variants is empty"),
-    (["--epochs", "0"], "--epochs must be a whole number >= 1, got 0"),
-    (["--epochs", "-2"], "--epochs must be a whole number >= 1, got -2"),
-    (["--seeds", "0"], "--seeds must be a whole number >= 1, got 0"),
-    (["--batch-size", "1"], "--batch-size must be a whole number >= 2, got 1"),
+    (["--epochs", "0"], "--epochs must be an int >= 1, got 0"),
+    (["--epochs", "-2"], "--epochs must be an int >= 1, got -2"),
+    (["--seeds", "0"], "--seeds must be an int >= 1, got 0"),
+    (["--batch-size", "1"], "--batch-size must be an int >= 2, got 1"),
     (["--limit", "40"], "--limit 40 gives fewer than one batch of 32 per half"),
     (["--timing-steps", "1"], "--timing-steps must be 0 (no step-time comparison) or >= 2"),
     (["--method-args", "{bad"], "--method-args must be JSON"),

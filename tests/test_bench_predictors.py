@@ -14,6 +14,7 @@ from nni_effnas import bench_predictors, cli
 from nni_effnas.encodings import encode
 from nni_effnas.nb201 import load_table
 from nni_effnas.predictors import create_predictor
+from nni_effnas.report_io import save_json
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -121,7 +122,7 @@ def test_table_json_and_plot(report, tmp_path):
     row = {**report["summary"][0], "kendall_mean": float("nan")}
     with_nan = {**report, "summary": [row, *report["summary"][1:]]}
     path = tmp_path / "out" / "report.json"
-    bench_predictors.save_json(with_nan, path)
+    save_json(with_nan, path)
     loaded = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     assert loaded["summary"][0]["kendall_mean"] is None and loaded["runs"] == report["runs"]
     assert not list(path.parent.glob("*.tmp"))
@@ -156,14 +157,14 @@ def test_cli_help_states_the_module_defaults():
 @pytest.mark.parametrize("extra, message", [
     (["--predictors", "random_forest,nope"], "unknown predictor 'nope'; expected one of: gbm, gnn, gp"),
     (["--train-sizes", "10,ten"], "--train-sizes must be comma-separated whole numbers >= 2, got 'ten'"),
-    (["--train-sizes", "1,20"], "--train-sizes must be whole numbers >= 2, got 1"),
+    (["--train-sizes", "1,20"], "--train-sizes must be an int >= 2, got 1"),
     (["--train-sizes", "15000", "--test-size", "1000"], "--train-sizes 15000 + --test-size 1000 = 16000 exceeds"),
     (["--dataset", "mnist"], "unknown NAS-Bench-201 dataset 'mnist'; expected one of: cifar10, cifar100"),
     (["--space", "darts"], "no predictor benchmark for space 'darts'; expected nb201"),
     (["--target", "train"], "unknown --target 'train'; expected one of: test, valid"),
     (["--features", "zc"], "unknown --features 'zc'; expected one of: none, lowfi"),
-    (["--seeds", "0"], "--seeds must be a whole number >= 1, got 0"),
-    (["--test-size", "2"], "--test-size must be a whole number >= 3, got 2"),
+    (["--seeds", "0"], "--seeds must be an int >= 1, got 0"),
+    (["--test-size", "2"], "--test-size must be an int >= 3, got 2"),
     (["--predictor-args", "{bad"], "--predictor-args must be JSON"),
     (["--predictor-args", '{"gp": {}}'], "--predictor-args names 'gp', which is not among --predictors"),
     (["--predictor-args", '{"gbm": {"random_state": 3}}'], "sets random_state; the benchmark sets it to the seed"),

@@ -12,6 +12,7 @@ from scipy.stats import spearmanr
 
 from nni_effnas import bench_proxies, cli
 from nni_effnas.nb201 import load_table
+from nni_effnas.report_io import save_json
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -78,7 +79,7 @@ def test_format_table_and_json_round_trip(report, tmp_path):
     with_nan = {**report, "rows": [{**report["rows"][0], "spearman": float("nan")}, *report["rows"][1:]]}
     assert "| nan |" in bench_proxies.format_table(with_nan)
     path = tmp_path / "out" / "report.json"
-    bench_proxies.save_json(with_nan, path)
+    save_json(with_nan, path)
     loaded = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     assert loaded["rows"][0]["spearman"] is None  # NaN written as null (strict JSON)
     assert loaded["rows"][1:] == report["rows"][1:] and loaded["scores"] == report["scores"]

@@ -445,10 +445,10 @@ def test_run_pdarts_resumes_by_stage(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"depths": (1, 0), "keep_ops": (3,)}, "depths must be whole numbers >= 1"),
-    ({"depths": (1, 2), "keep_ops": (3.5,)}, "keep_ops must be whole numbers >= 1"),
+    ({"depths": (1, 0), "keep_ops": (3,)}, "depths must be ints >= 1"),
+    ({"depths": (1, 2), "keep_ops": (3.5,)}, "keep_ops must be ints >= 1"),
     ({"depths": (1, 2), "keep_ops": ()}, "2 stages need 1 keep_ops"),
-    ({"max_skips": -1}, "max_skips must be a whole number >= 0"),
+    ({"max_skips": -1}, "max_skips must be an int >= 0"),
     ({"method_args": {"keep": {}}}, "are set by P-DARTS's stages"),
     ({"resume": True}, "resume=True needs a checkpoint_dir"),
 ])

@@ -125,7 +125,7 @@ def test_seed_changes_ensembles(split):
     a = fast("mlp_ensemble", random_state=0).fit(X_train, split["y_train"]).predict(X_test)
     b = fast("mlp_ensemble", random_state=1).fit(X_train, split["y_train"]).predict(X_test)
     assert not np.allclose(a, b)
-    with pytest.raises(ValueError, match="random_state must be a non-negative int"):
+    with pytest.raises(ValueError, match="random_state must be an int >= 0"):
         fast("gp", random_state=-1).fit(X_train, split["y_train"])
 
 

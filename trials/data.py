@@ -31,6 +31,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
+from nni_effnas.checks import check_int
 from nni_effnas.registry import Registry
 
 __all__ = ["DATASETS", "DataSplits", "FASHION_MNIST_DIR", "load_dataset", "read_idx"]
@@ -74,8 +75,8 @@ def load_dataset(
     class-stratified subset) for quick runs. The validation split is never cut.
     """
     loader = DATASETS.get(name)
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+    if limit is not None:
+        check_int("limit", limit)
     return loader(data_dir=None if data_dir is None else Path(data_dir), seed=seed, limit=limit)
 
 

@@ -20,9 +20,11 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from nni_effnas.checks import check_int
 from nni_effnas.costs.nb201_counts import nb201_flops_M
 from nni_effnas.costs.network import LatencySettings, latency_metrics, network_costs
 from nni_effnas.registry import Registry
+from nni_effnas.report_io import save_json
 from nni_effnas.search_spaces import SearchSpace
 
 Report = Callable[[dict[str, Any]], None]
@@ -57,8 +59,7 @@ def model_size_kwargs(space: str, *, channels: int, cells: int) -> dict[str, int
     get ``channels`` and ``num_cells``.
     """
     for name, value in (("channels", channels), ("cells", cells)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        check_int(name, value)
     if space == "darts":
         return {"channels": channels, "layers": 3 * cells}
     return {"channels": channels, "num_cells": cells}
@@ -300,8 +301,7 @@ class OneShotEvaluator(Evaluator):
         from nni_effnas.trials.data import DATASETS
 
         DATASETS.canonical(dataset)
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+        check_int("epochs", epochs)
         self.dataset, self.data_dir, self.epochs, self.batch_size = dataset, data_dir, epochs, batch_size
         self.channels, self.num_cells, self.limit, self.val_limit = channels, num_cells, limit, val_limit
         self.hessian, self.method, self.seed = bool(hessian), method, seed
@@ -344,7 +344,7 @@ class OneShotEvaluator(Evaluator):
                    "dataset": self.dataset, "epochs": result.epochs, "model_kwargs": model_kwargs,
                    "benchmark_test_acc": extra_acc or None, **staged}
         derived_path = out_dir / "derived.json"
-        _write_json(derived_path, derived)
+        save_json(derived, derived_path)
         metrics.update({"sample": dict(result.sample), "parameters": params.to_dict(), "resumed": resume,
                         "seconds": result.seconds, "derived_json": str(derived_path),
                         "checkpoint_dir": str(ckpt_dir), **staged})
@@ -367,16 +367,6 @@ def _settings_key(settings: Mapping[str, Any]) -> str:
     import json
 
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def _write_json(path: Path, data: Any) -> None:
-    import json
-    import os
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def _benchmark_accuracies(space: SearchSpace, sample: Mapping[str, Any]) -> dict[str, float]:

@@ -27,6 +27,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from nni_effnas.checks import check_int
 from nni_effnas.trials.data import DataSplits, load_dataset
 
 __all__ = ["ReportCallback", "TrainEvaluator"]
@@ -237,9 +238,7 @@ class TrainEvaluator:
         if self.optimizer not in _OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; expected one of: {', '.join(_OPTIMIZERS)}")
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_int(name, getattr(self, name))
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
         if self.num_workers < 0:

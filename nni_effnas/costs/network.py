@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from nni_effnas.checks import check_int
+
 __all__ = ["LatencySettings", "latency_metrics", "network_costs"]
 
 
@@ -27,9 +29,7 @@ class LatencySettings:
 
     def __post_init__(self) -> None:
         for name, least in (("batch_size", 1), ("threads", 1), ("warmup", 0), ("repeats", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"latency_{name} must be an int >= {least}, got {value!r}")
+            check_int(f"latency_{name}", getattr(self, name), least)
 
 
 def network_costs(model: Any, input_shape: Sequence[int], latency: LatencySettings | None = None,

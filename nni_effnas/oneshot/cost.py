@@ -27,6 +27,8 @@ from typing import Any, Callable, Literal, Mapping, Sequence, Union
 
 import torch
 
+from nni_effnas.checks import check_int
+
 __all__ = ["CostPenalty", "OpCostTable", "expected_cost", "nb201_cost_table"]
 
 OpNames = Union[Mapping[str, Sequence[str]], Callable[[str], Sequence[str]]]
@@ -247,8 +249,7 @@ def nb201_cost_table(metric: str, *, channels: int = 16, num_cells: int = 5, inp
     if metric not in ("params", "flops"):
         raise ValueError(f"unknown NAS-Bench-201 cost metric {metric!r}; expected 'params' or 'flops'")
     for name, value in (("channels", channels), ("num_cells", num_cells), ("input_size", input_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        check_int(name, value)
     from torch.utils.flop_counter import FlopCounterMode
 
     from nni_effnas.nb201 import EDGE_LABELS, OPS

@@ -40,6 +40,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import move_data_to_device
 
+from nni_effnas.checks import check_int
+
 __all__ = [
     "PARAM_FREE_OPS", "AnyOf", "CollapseMonitor", "EarlyStopRule", "EigenvalueRatioStop", "MonitoredSearch",
     "SkipCountStop", "StableArchStop", "alpha_entropy", "dominant_hessian_eigenvalue",
@@ -116,12 +118,6 @@ def alpha_entropy(weights: Mapping[str, Mapping[str, float]]) -> tuple[float, fl
     return sum(entropies) / len(entropies), sum(normalised) / len(normalised)
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
 class CollapseMonitor(pl.Callback):
     """Record collapse indicators of a :class:`MonitoredSearch` each ``every_n_epochs`` epochs; see the module.
 
@@ -142,8 +138,8 @@ class CollapseMonitor(pl.Callback):
         skip_ops: Collection[str] = ("skip_connect",),
         param_free_ops: Collection[str] | None = PARAM_FREE_OPS,
     ) -> None:
-        _check_int("every_n_epochs", every_n_epochs, 1)
-        _check_int("power_iterations", power_iterations, 1)
+        check_int("every_n_epochs", every_n_epochs)
+        check_int("power_iterations", power_iterations)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ValueError(f"seed must be an int, got {seed!r}")
         if early_stop is not None and not isinstance(early_stop, EarlyStopRule):
@@ -250,7 +246,7 @@ class EigenvalueRatioStop:
     """
 
     def __init__(self, *, window: int = 5, ratio: float = 1.3) -> None:
-        self.window = _check_int("window", window, 1)
+        self.window = check_int("window", window)
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio <= 0:
             raise ValueError(f"ratio must be a finite number > 0, got {ratio!r}")
         self.ratio = float(ratio)
@@ -281,7 +277,7 @@ class SkipCountStop:
     def __init__(
         self, *, max_skips: int = 2, skip_ops: Collection[str] = ("skip_connect",), label_prefix: str = ""
     ) -> None:
-        self.max_skips = _check_int("max_skips", max_skips, 1)
+        self.max_skips = check_int("max_skips", max_skips)
         if isinstance(skip_ops, str):
             raise TypeError(f"skip_ops must be a collection of op names, not the string {skip_ops!r}")
         self.skip_ops = frozenset(skip_ops)
@@ -307,7 +303,7 @@ class StableArchStop:
     """
 
     def __init__(self, *, epochs: int = 10, ignore_ops: Collection[str] = PARAM_FREE_OPS) -> None:
-        self.epochs = _check_int("epochs", epochs, 1)
+        self.epochs = check_int("epochs", epochs)
         self.ignore_ops = frozenset(ignore_ops)
 
     def _ranking(self, record: Record) -> dict[str, tuple[str, ...]]:

@@ -19,6 +19,7 @@ import torch
 from pytorch_lightning.utilities import CombinedLoader
 from torch.utils.data import DataLoader, Subset
 
+from nni_effnas.checks import check_int
 from nni_effnas.oneshot.search import NonFiniteLossError, OneShotSearch
 from nni_effnas.search_spaces import get_space
 from nni_effnas.strategies.oneshot import create_method
@@ -79,10 +80,8 @@ def run_oneshot(
     """
     from nni_effnas.trials.data import load_dataset
 
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
-        raise ValueError(f"batch_size must be an int >= 2, got {batch_size!r}")
+    check_int("epochs", epochs)
+    check_int("batch_size", batch_size, 2)
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs a checkpoint_dir")
     search_space = get_space(space)

@@ -30,6 +30,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from nni_effnas.checks import check_int
 from nni_effnas.oneshot.supernet import Supernet
 from nni_effnas.search_spaces.base import SearchSpace
 from nni_effnas.strategies.oneshot.base import OneShotMethod
@@ -82,8 +83,7 @@ class OneShotSearch(pl.LightningModule):
         for name, value in (("w_lr", w_lr), ("a_lr", a_lr), ("grad_clip", grad_clip)):
             if not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{name} must be a number > 0, got {value!r}")
-        if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be an int >= 0, got {warmup_epochs!r}")
+        check_int("warmup_epochs", warmup_epochs, 0)
         self.automatic_optimization = False
         self.space, self.method = space, method
         self.supernet = Supernet(space.supernet_space(**{**dict(model_kwargs or {}), **method.supernet_kwargs()}))

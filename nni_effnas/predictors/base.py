@@ -28,6 +28,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from nni_effnas.checks import check_int
+
 
 class Predictor(RegressorMixin, BaseEstimator):
     """Base of the registered predictors (see the module docstring for the contract)."""
@@ -68,10 +70,7 @@ class Predictor(RegressorMixin, BaseEstimator):
         raise NotImplementedError
 
     def _seed(self) -> int:
-        seed = getattr(self, "random_state", 0)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"{type(self).__name__} random_state must be a non-negative int, got {seed!r}")
-        return int(seed)
+        return check_int(f"{type(self).__name__} random_state", getattr(self, "random_state", 0), 0)
 
     # -- checks ------------------------------------------------------------------------------------------
     def _check_matrix(self, X: Any) -> np.ndarray:

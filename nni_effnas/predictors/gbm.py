@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.ensemble import GradientBoostingRegressor
 
+from nni_effnas.checks import check_int
 from nni_effnas.predictors import PREDICTORS
 from nni_effnas.predictors.base import Predictor
 
@@ -40,8 +41,7 @@ class GradientBoosting(Predictor):
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray, z: np.ndarray) -> None:
-        if isinstance(self.n_members, bool) or not isinstance(self.n_members, (int, np.integer)) or self.n_members < 1:
-            raise ValueError(f"GradientBoosting n_members must be a positive int, got {self.n_members!r}")
+        check_int("GradientBoosting n_members", self.n_members)
         seeds = np.random.SeedSequence(self._seed()).generate_state(self.n_members)
         self.members_ = [
             GradientBoostingRegressor(

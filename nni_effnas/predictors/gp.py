@@ -34,6 +34,7 @@ from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.optimize import minimize
 from scipy.spatial.distance import cdist
 
+from nni_effnas.checks import check_int
 from nni_effnas.predictors import PREDICTORS
 from nni_effnas.predictors.base import Predictor
 
@@ -52,9 +53,7 @@ class HammingGP(Predictor):
         self.random_state = random_state
 
     def _fit(self, X: np.ndarray, z: np.ndarray) -> None:
-        restarts = self.n_restarts
-        if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 0:
-            raise ValueError(f"HammingGP n_restarts must be a non-negative int, got {self.n_restarts!r}")
+        restarts = check_int("HammingGP n_restarts", self.n_restarts, 0)
         D = _distance(X, X)
         positive = D[D > 0]
         start = np.log([np.median(positive) if positive.size else 1.0, 1.0, 0.1])

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from nni_effnas.checks import check_int
 from nni_effnas.proxies import PROXIES
 from nni_effnas.proxies._common import (
     BATCH_NORMS,
@@ -76,8 +77,7 @@ def zen(
     """Zen-score of ``model`` re-initialised with Gaussian weights (train mode), averaged over ``repeat`` draws."""
     check_model(model, proxy="zen")
     batch, _ = prepare_batch(model, inputs, None, proxy="zen")
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise ValueError(f"zen: repeat must be a positive int, got {repeat!r}")
+    check_int("zen: repeat", repeat)
     if bn_variance not in ("batch", "running"):
         raise ValueError(f"zen: unknown bn_variance {bn_variance!r}; expected one of: batch, running")
     scores = []

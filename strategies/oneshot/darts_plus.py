@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from nni_effnas.checks import check_int
 from nni_effnas.strategies.oneshot import ONESHOT
 from nni_effnas.strategies.oneshot.base import OneShotMethod
 
@@ -53,8 +54,7 @@ class DARTSPlus(OneShotMethod):
                  criterion: str = "any") -> None:
         super().__init__(seed=seed, init_scale=init_scale)
         for key, value in (("max_skips", max_skips), ("stable_epochs", stable_epochs)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{key} must be an int >= 1, got {value!r}")
+            check_int(key, value)
         if criterion not in _CRITERIA:
             raise ValueError(f"criterion must be one of {_CRITERIA}, got {criterion!r}")
         self.max_skips, self.stable_epochs, self.criterion = max_skips, stable_epochs, criterion

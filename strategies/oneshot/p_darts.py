@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import torch
 
+from nni_effnas.checks import check_int
 from nni_effnas.report_io import save_json
 from nni_effnas.strategies.oneshot import ONESHOT
 from nni_effnas.strategies.oneshot.base import OneShotMethod
@@ -183,15 +184,13 @@ def limit_skips(space: "SearchSpace", weights: Mapping[str, Mapping[str, float]]
 
 def _check_stages(depths: Sequence[Any], keep_ops: Sequence[Any], skip_dropouts: Sequence[Any],
                   max_skips: Any) -> None:
-    def whole(value: Any, minimum: int) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-
-    if not all(whole(d, 1) for d in depths):
-        raise ValueError(f"depths must be whole numbers >= 1, got {list(depths)!r}")
-    if not all(whole(k, 1) for k in keep_ops):
-        raise ValueError(f"keep_ops must be whole numbers >= 1, got {list(keep_ops)!r}")
-    if not whole(max_skips, 0):
-        raise ValueError(f"max_skips must be a whole number >= 0, got {max_skips!r}")
+    for name, values in (("depths", depths), ("keep_ops", keep_ops)):
+        try:
+            for value in values:
+                check_int(name, value)
+        except ValueError:
+            raise ValueError(f"{name} must be ints >= 1, got {list(values)!r}") from None
+    check_int("max_skips", max_skips, 0)
     if len(keep_ops) != len(depths) - 1 or len(skip_dropouts) < len(depths):
         raise ValueError(f"{len(depths)} stages need {len(depths) - 1} keep_ops and {len(depths)} skip_dropouts, "
                          f"got keep_ops={list(keep_ops)!r}, skip_dropouts={list(skip_dropouts)!r}")

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
+from nni_effnas.checks import check_int
 from nni_effnas.strategies.oneshot import ONESHOT
 from nni_effnas.strategies.oneshot.base import OneShotMethod
 
@@ -75,9 +76,7 @@ class PCDARTS(OneShotMethod):
 
     def __init__(self, *, seed: int = 0, init_scale: float = 1e-3, k: int = 4) -> None:
         super().__init__(seed=seed, init_scale=init_scale)
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be an int >= 1, got {k!r}")
-        self.k = k
+        self.k = check_int("k", k)
         self.betas: dict[str, torch.nn.Parameter] = {}
         self._groups: dict[str, list[str]] = {}
 
