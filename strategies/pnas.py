@@ -64,6 +64,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from nni_effnas.checks import check_int
 from nni_effnas.encodings import encode
 from nni_effnas.nb201 import EDGE_LABELS, OPS
 from nni_effnas.predictors import PREDICTORS, create_predictor, preferred_encoding
@@ -123,10 +124,7 @@ class PNAS(CandidatePool, Strategy):
         seed: int | None = None,
     ) -> None:
         super().__init__(seed=seed)
-        for name, value in (("beam_size", beam_size), ("candidates", candidates)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        self.beam_size, self.candidates = beam_size, candidates
+        self.beam_size, self.candidates = check_int("beam_size", beam_size), check_int("candidates", candidates)
         self.predictor = PREDICTORS.canonical(predictor)
         self.predictor_args = dict(predictor_args or {})
         if "random_state" in self.predictor_args:
