@@ -1,16 +1,24 @@
-"""Argument checks shared across the package: one-line ``ValueError`` naming the argument and the bad value.
+"""Argument checks shared across the package: one-line errors naming the argument and the bad value.
 
-User input (constructor arguments, CLI flags, trial parameters) is checked where it enters, with the message
-style ``"<name> must be an int >= <minimum>, got <value>"``; ``name`` may carry a prefix (``"zen: repeat"``) or
-a CLI flag (``"--epochs"``).
+User input (constructor arguments, CLI flags, trial parameters) is checked where it enters. Two styles:
+:func:`check_int` raises ``ValueError`` for anything but an int >= ``minimum`` (``"<name> must be an int >=
+<minimum>, got <value>"``; ``name`` may carry a prefix such as ``"zen: repeat"`` or a CLI flag such as
+``"--epochs"``); :func:`int_at_least` separates a wrong type (``TypeError``) from a value too small
+(``ValueError``), the contract of the cost models and the network builders; :func:`check_input_shape` checks
+a per-sample input shape.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["check_int"]
+__all__ = ["check_input_shape", "check_int", "int_at_least", "is_int"]
+
+
+def is_int(value: Any) -> bool:
+    """A Python int or a numpy integer; bools (``np.bool_`` too), floats and everything else are not."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def check_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -18,6 +26,24 @@ def check_int(name: str, value: Any, minimum: int = 1) -> int:
 
     Bools, floats (even whole ones such as ``2.0``), strings and everything else raise ``ValueError``.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if not is_int(value) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
     return int(value)
+
+
+def int_at_least(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``; ``TypeError`` for a non-int (bools included), ``ValueError`` below."""
+    if not is_int(value):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_input_shape(value: Any) -> tuple[int, ...]:
+    """A per-sample input shape such as ``(3, 32, 32)``: a non-empty sequence of ints >= 1, no batch axis."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        raise ValueError(f"input_shape must be a non-empty sequence of ints such as (3, 32, 32), got {value!r}")
+    if any(not is_int(v) or v < 1 for v in value):
+        raise ValueError(f"input_shape must hold ints >= 1 (one sample, no batch axis), got {value!r}")
+    return tuple(int(v) for v in value)

@@ -7,8 +7,6 @@ import math
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Mapping
 
-import numpy as np
-
 from nni_effnas.space import CategoricalSpace, Sample
 
 if TYPE_CHECKING:
@@ -106,14 +104,6 @@ def strongest(row: Mapping[Any, float], order: Any, *, label: str) -> Any:
     if best is None:
         raise ValueError(f"op strengths of {label!r} name none of its candidates {list(order)}")
     return best
-
-
-def check_positive_int(name: str, value: Any) -> None:
-    """A network size argument: an int >= 1 (``TypeError`` / ``ValueError`` naming it otherwise)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
 
 
 def count_parameters(model: "nn.Module") -> int:

@@ -51,7 +51,8 @@ from nni.mutable import Categorical, ensure_frozen
 from nni.nas.nn.pytorch import LayerChoice, ModelSpace, MutableModule
 from nni.nas.space import current_model, model_context
 
-from nni_effnas.search_spaces.base import check_positive_int, count_parameters
+from nni_effnas.checks import int_at_least
+from nni_effnas.search_spaces.base import count_parameters
 from nni_effnas.search_spaces.darts_genotype import CELL_OPS, INPUT_PAIRS, NODES, OPS
 
 __all__ = [
@@ -269,7 +270,7 @@ def _build_network(net: nn.Module, cell_class: type, *, channels: int, layers: i
                    in_channels: int, affine: bool, **cell_kwargs: Any) -> None:
     for name, value in (("channels", channels), ("layers", layers), ("num_classes", num_classes),
                         ("in_channels", in_channels)):
-        check_positive_int(name, value)
+        int_at_least(name, value, 1)
     if layers < 3:
         raise ValueError(f"layers must be >= 3 (fewer leaves no normal cell), got {layers!r}")
     if not isinstance(affine, bool):
@@ -329,7 +330,7 @@ class DartsSupernet(ModelSpace):
     def __init__(self, *, channels: int = 16, layers: int = 8, num_classes: int = 10, in_channels: int = 3,
                  affine: bool = False, op_channels_divisor: int = 1) -> None:
         super().__init__()
-        check_positive_int("op_channels_divisor", op_channels_divisor)
+        int_at_least("op_channels_divisor", op_channels_divisor, 1)
         if isinstance(channels, (int, np.integer)) and channels % op_channels_divisor:
             raise ValueError(f"channels={channels} is not a multiple of op_channels_divisor={op_channels_divisor}")
         _build_network(self, SearchCell, channels=channels, layers=layers, num_classes=num_classes,

@@ -58,7 +58,8 @@ from nni.nas.nn.pytorch import LayerChoice, ModelSpace
 from nni.nas.space import current_model
 
 from nni_effnas.nb201 import EDGE_LABELS, EDGES, OPS
-from nni_effnas.search_spaces.base import check_positive_int, count_parameters
+from nni_effnas.checks import int_at_least
+from nni_effnas.search_spaces.base import count_parameters
 
 __all__ = [
     "NB201Cell",
@@ -182,7 +183,7 @@ class NB201ModelSpace(ModelSpace):
         for name, value in (("channels", channels), ("num_cells", num_cells),
                             ("num_classes", num_classes), ("in_channels", in_channels),
                             ("op_channels_divisor", op_channels_divisor)):
-            check_positive_int(name, value)
+            int_at_least(name, value, 1)
         if channels % op_channels_divisor:
             raise ValueError(f"channels={channels} is not a multiple of op_channels_divisor={op_channels_divisor}")
         self.stem = nn.Sequential(

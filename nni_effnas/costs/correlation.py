@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from nni_effnas.costs._checks import int_at_least
+from nni_effnas.checks import int_at_least
 from nni_effnas.nb201 import NUM_ARCHS, TASKS, canonical_dataset, load_table
 
 __all__ = ["cost_correlation_table", "local_latency_vs_flops", "markdown_table", "rank_correlations"]

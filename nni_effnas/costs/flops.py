@@ -34,7 +34,7 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn as nn
 
-from nni_effnas.costs._checks import input_shape as check_input_shape
+from nni_effnas.checks import check_input_shape
 from nni_effnas.nb201 import OPS, TASKS, canonical_dataset, parse_arch, sample_to_arch
 
 __all__ = ["count_flops", "naslib_mflops"]

@@ -31,8 +31,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from nni_effnas.costs._checks import input_shape as check_input_shape
-from nni_effnas.costs._checks import int_at_least
+from nni_effnas.checks import check_input_shape, int_at_least
 
 __all__ = ["CLOCKS", "STATISTICS", "LatencyMeasurement", "check_statistic", "machine_info", "measure_latency",
            "statistic_of"]

@@ -37,8 +37,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from nni_effnas.costs._checks import input_shape as check_input_shape
-from nni_effnas.costs._checks import int_at_least
+from nni_effnas.checks import check_input_shape, int_at_least
 from nni_effnas.costs.latency import (
     LatencyMeasurement,
     check_statistic,

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import torch
 
-from nni_effnas.checks import check_int
+from nni_effnas.checks import check_int, is_int
 from nni_effnas.report_io import save_json
 from nni_effnas.strategies.oneshot import ONESHOT
 from nni_effnas.strategies.oneshot.base import OneShotMethod
@@ -185,11 +185,8 @@ def limit_skips(space: "SearchSpace", weights: Mapping[str, Mapping[str, float]]
 def _check_stages(depths: Sequence[Any], keep_ops: Sequence[Any], skip_dropouts: Sequence[Any],
                   max_skips: Any) -> None:
     for name, values in (("depths", depths), ("keep_ops", keep_ops)):
-        try:
-            for value in values:
-                check_int(name, value)
-        except ValueError:
-            raise ValueError(f"{name} must be ints >= 1, got {list(values)!r}") from None
+        if not all(is_int(value) and value >= 1 for value in values):
+            raise ValueError(f"{name} must be ints >= 1, got {list(values)!r}")
     check_int("max_skips", max_skips, 0)
     if len(keep_ops) != len(depths) - 1 or len(skip_dropouts) < len(depths):
         raise ValueError(f"{len(depths)} stages need {len(depths) - 1} keep_ops and {len(depths)} skip_dropouts, "
