@@ -35,19 +35,26 @@ class StrategyStats:
     strategy_s: list[float] = field(default_factory=list)  # per seed: the strategy's compute on the clock
 
     def summary(self) -> dict[str, Any]:
-        final = np.asarray(self.final)
+        """Statistics over the seeds whose search found a result; a seed without one (no successful trial in
+        the budget, e.g. every sample failed or was infeasible) is counted in ``seeds_without_result``, not
+        averaged in as NaN."""
+        final = np.asarray(self.final, dtype=float)
+        found = final[np.isfinite(final)]
         curve = np.asarray(self.curve, dtype=float)
         with warnings.catch_warnings():  # all-NaN columns (before any result) are expected
             warnings.simplefilter("ignore", RuntimeWarning)
             q = np.nanpercentile(curve, [25, 50, 75], axis=0)
             mean_curve = np.nanmean(curve, axis=0)
+        nan = float("nan")
         return {
-            "mean": float(final.mean()), "std": float(final.std(ddof=1)) if final.size > 1 else 0.0,
-            "sem": float(final.std(ddof=1) / np.sqrt(final.size)) if final.size > 1 else 0.0,
-            "median": float(np.median(final)), "seeds": int(final.size),
+            "mean": float(found.mean()) if found.size else nan,
+            "std": float(found.std(ddof=1)) if found.size > 1 else 0.0,
+            "sem": float(found.std(ddof=1) / np.sqrt(found.size)) if found.size > 1 else 0.0,
+            "median": float(np.median(found)) if found.size else nan, "seeds": int(final.size),
+            "seeds_without_result": int(final.size - found.size),
             "evaluated_mean": float(np.mean(self.evaluated)),
             "strategy_s_mean": float(np.mean(self.strategy_s)) if self.strategy_s else 0.0,
-            "final": [round(x, 4) for x in self.final],
+            "final": [round(x, 4) if np.isfinite(x) else None for x in self.final],
             "curve": {"time_s": self.curve_t, "mean": _clean(mean_curve), "q25": _clean(q[0]),
                       "median": _clean(q[1]), "q75": _clean(q[2])},
         }
@@ -155,6 +162,10 @@ def format_table(report: dict[str, Any]) -> str:
     for name, s in report["strategies"].items():
         lines.append(f"{name:<24}{s['mean']:>8.2f}{s['std']:>8.2f}{s['sem']:>8.3f}{s['median']:>8.2f}"
                      f"{s['evaluated_mean']:>11.1f}{s.get('strategy_s_mean', 0.0):>12.1f}")
+    for name, s in report["strategies"].items():
+        if s.get("seeds_without_result"):
+            lines.append(f"{name}: {s['seeds_without_result']} of {s['seeds']} seeds found no successful trial "
+                         f"within the budget; the statistics are over the other seeds")
     return "\n".join(lines)
 
 

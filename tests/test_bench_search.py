@@ -108,3 +108,19 @@ def test_labelled_variants_of_one_strategy_run_side_by_side(bench):
     assert same["strategies"]["big"]["final"] == report["strategies"]["big"]["final"]
     with pytest.raises(ValueError, match="bad strategy label 'a b'"):
         run_benchmark(bench, ["a b=evolution"], seeds=1, budget_frac=0.05)
+
+
+def test_seeds_without_a_result_are_counted_not_averaged():
+    from nni_effnas.bench_search import StrategyStats, format_table
+    st = StrategyStats("s", final=[90.0, float("nan"), 92.0], evaluated=[3, 0, 4], curve_t=[0.0, 1.0],
+                       curve=[[np.nan, 90.0], [np.nan, np.nan], [92.0, 92.0]])
+    summary = st.summary()
+    assert summary["mean"] == pytest.approx(91.0) and summary["median"] == pytest.approx(91.0)
+    assert summary["std"] == pytest.approx(np.std([90.0, 92.0], ddof=1))
+    assert summary["seeds"] == 3 and summary["seeds_without_result"] == 1
+    assert summary["final"] == [90.0, None, 92.0]
+    report = {"benchmark": "b", "budget_frac": 1.0, "budget_s": 1.0, "seeds": 3, "constraint": None,
+              "ceiling": 93.0, "optimum": 93.0, "strategies": {"s": summary}}
+    assert "s: 1 of 3 seeds found no successful trial" in format_table(report)
+    none = StrategyStats("s", [float("nan")], [0], [0.0], [[np.nan]]).summary()
+    assert np.isnan(none["mean"]) and none["seeds_without_result"] == 1
