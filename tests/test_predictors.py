@@ -177,5 +177,5 @@ def test_mlp_step_cap_changes_nothing_up_to_256_rows(split):
     np.testing.assert_array_equal(capped.predict(X_test), uncapped.predict(X_test))
     few = create_predictor("mlp_ensemble", random_state=3, epochs=20, max_steps=3).fit(X_train, y_train)
     assert not np.array_equal(few.predict(X_test), capped.predict(X_test))
-    with pytest.raises(ValueError, match="max_steps"):
+    with pytest.raises(ValueError, match="max_steps must be an int >= 1 or None"):
         create_predictor("mlp_ensemble", max_steps=0).fit(X_train, y_train)

@@ -399,9 +399,7 @@ def _epoch_reporter(*, space: SearchSpace, monitor: Any, report: Report | None) 
             metrics = _epoch_metrics(space, pl_module.derived_sample(),
                                      val_acc=None if val_acc is None else float(val_acc), record=record)
             metrics["epoch"] = epoch
-            stage = getattr(pl_module.method, "stage", None)  # P-DARTS: which of its stages this epoch is in
-            if stage is not None:
-                metrics["stage"] = stage
+            metrics.update(pl_module.method.epoch_metrics())  # P-DARTS: which of its stages this epoch is in
             if report is not None:
                 report(metrics)
 

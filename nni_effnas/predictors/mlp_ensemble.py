@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nni_effnas.checks import check_int
+from nni_effnas.checks import is_int
 from nni_effnas.predictors import PREDICTORS
 from nni_effnas.predictors.base import Predictor
 
@@ -63,8 +63,8 @@ class MLPEnsemble(Predictor):
         import torch
         from nni_effnas.predictors._torch import Packed, batched_linear, generator, member_loss, train_members
 
-        if self.max_steps is not None:
-            check_int("MLPEnsemble: max_steps", self.max_steps)
+        if self.max_steps is not None and not (is_int(self.max_steps) and self.max_steps >= 1):
+            raise ValueError(f"MLPEnsemble: max_steps must be an int >= 1 or None (no cap), got {self.max_steps!r}")
         if self.n_members < 1 or self.hidden_layers < 0 or self.width < 1 or self.epochs < 0:
             raise ValueError(f"MLPEnsemble: bad sizes n_members={self.n_members}, hidden_layers={self.hidden_layers}, "
                              f"width={self.width}, epochs={self.epochs}")

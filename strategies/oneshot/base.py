@@ -126,6 +126,10 @@ class OneShotMethod:
         """Fraction of the search done at the start of this epoch, in [0, 1)."""
         return self.epoch / self.max_epochs
 
+    def epoch_metrics(self) -> dict[str, Any]:
+        """Method-specific numbers reported with every epoch's intermediate result (P-DARTS: its stage)."""
+        return {}
+
     def callbacks(self) -> list["pl.Callback"]:
         """Lightning callbacks the method needs (DARTS+'s early stop, ...); the runner adds them."""
         return []

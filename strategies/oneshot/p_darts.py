@@ -145,6 +145,9 @@ class PDARTS(OneShotMethod):
         with torch.no_grad():
             return {label: w.detach() for label, w in self.edge_weights(alpha, training=False).items()}
 
+    def epoch_metrics(self) -> dict[str, Any]:
+        return {} if self.stage is None else {"stage": self.stage}
+
     def hparams(self) -> dict[str, Any]:
         return {**super().hparams(), "keep": self.keep, "skip_dropout": self.skip_dropout, "decay": self.decay,
                 "stage": self.stage}
