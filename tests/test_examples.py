@@ -12,7 +12,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
                                               ("custom_strategy.py", "cells evaluated"),
                                               ("zero_cost.py", "zero_cost_warmup"),
                                               ("optuna_sampler.py", "predictor_guided best"),
-                                              ("multiobjective_search.py", "MnasNet reward: best cell under 12 ms")])
+                                              ("multiobjective_search.py", "MnasNet reward: best cell under 12 ms"),
+                                              ("oneshot_search.py", "fair_darts: derived |")])
 def test_example_runs(script, expected):
     out = subprocess.run([sys.executable, str(EXAMPLES / script)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
