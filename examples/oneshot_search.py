@@ -1,11 +1,11 @@
 """Differentiable search on NAS-Bench-201: DARTS against its collapse fix FairDARTS, in-process.
 
-    .venv/bin/python examples/oneshot_search.py            # a tiny search on scikit-learn's digits, ~1 minute
+    .venv/bin/python examples/oneshot_search.py            # a tiny search on scikit-learn's digits, under a minute
     .venv/bin/python examples/oneshot_search.py --data fashion-mnist --epochs 6 --channels 8
 
 Each method trains the NB201 supernet (weights and architecture logits alternately), watched by the collapse
-monitor (skip connections in the derived cell, alpha entropy); the derived cell is then looked up in the
-shipped NAS-Bench-201 table: a transfer test of what was found on the small proxy task. The full benchmark
+monitor (skip connections in the derived cell, alpha entropy, dominant Hessian eigenvalue); the derived cell is
+then looked up in the shipped NAS-Bench-201 table: a transfer test of what was found on the small proxy task. The full benchmark
 with every method and seeds is ``nni-effnas bench oneshot`` (docs/oneshot.md).
 """
 from __future__ import annotations
