@@ -24,6 +24,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from nni_effnas.checks import is_int
+
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 EDGE_LABELS: tuple[str, ...] = tuple(f"edge_{j}_{i}" for j, i in EDGES)
@@ -107,7 +109,7 @@ class NB201Table:
     # -- conversions -------------------------------------------------------------------------------------
     def index(self, arch: str | Mapping[str, Any] | int) -> int:
         """Index of an arch string, a sample, or a (validated) index."""
-        if isinstance(arch, (int, np.integer)) and not isinstance(arch, bool):
+        if is_int(arch):
             if not 0 <= int(arch) < NUM_ARCHS:
                 raise ValueError(f"NAS-Bench-201 index {arch} out of range; expected 0..{NUM_ARCHS - 1}")
             return int(arch)

@@ -28,6 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from nni_effnas.checks import is_int
 from nni_effnas.search_spaces.darts_genotype import (
     CELL_OPS, CELL_TYPES, INPUT_PAIRS, NODES, cell_nodes, check_cell, nodes_to_sample,
 )
@@ -164,7 +165,7 @@ def yahpo_encoding() -> dict[str, dict[str, int]]:
 
 def surrogate_inputs(sample: Mapping[str, Any], *, epoch: int) -> tuple[np.ndarray, np.ndarray]:
     """``(x_cat, x_cont)`` for YAHPO's NAS-Bench-301 ONNX surrogate: int32 ``[1, 34]`` and float32 ``[1, 1]``."""
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+    if not is_int(epoch):
         raise TypeError(f"epoch must be an int, got {epoch!r}")
     if not EPOCHS[0] <= epoch <= EPOCHS[1]:
         raise ValueError(f"epoch must be in {EPOCHS[0]}..{EPOCHS[1]} (NAS-Bench-301's fidelity range), got {epoch!r}")

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-import numpy as np
-
+from nni_effnas.checks import is_int
 from nni_effnas.nb201 import EDGE_LABELS, OPS, arch_to_sample, load_table, sample_to_arch
 from nni_effnas.search_spaces import SPACES
 from nni_effnas.search_spaces.base import SearchSpace
@@ -71,6 +70,6 @@ class NB201Space(SearchSpace):
 
     def from_index(self, index: int) -> Sample:
         """The sample of an official benchmark index."""
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        if not is_int(index):
             raise TypeError(f"a NAS-Bench-201 index must be an int, got {index!r}")
         return load_table().sample(int(index))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nni_effnas.bench_search import anytime, run_benchmark
+from nni_effnas.bench_search import StrategyStats, anytime, format_table, run_benchmark
 from nni_effnas.loop import run_search
 from nni_effnas.strategies import create_strategy
 from nni_effnas.tabular import Constraint, TabularBenchmark
@@ -111,7 +111,6 @@ def test_labelled_variants_of_one_strategy_run_side_by_side(bench):
 
 
 def test_seeds_without_a_result_are_counted_not_averaged():
-    from nni_effnas.bench_search import StrategyStats, format_table
     st = StrategyStats("s", final=[90.0, float("nan"), 92.0], evaluated=[3, 0, 4], curve_t=[0.0, 1.0],
                        curve=[[np.nan, 90.0], [np.nan, np.nan], [92.0, 92.0]])
     summary = st.summary()

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from nni_effnas.checks import is_int
 from nni_effnas.costs.nb201_counts import nb201_arch_strings
 from nni_effnas.nb201 import canonical_dataset, format_arch, load_table, parse_arch, sample_to_arch
 
@@ -184,7 +185,7 @@ def nb201_key(arch: Any) -> str:
         return format_arch(parse_arch(arch))
     if isinstance(arch, Mapping):
         return sample_to_arch(arch)
-    if isinstance(arch, (int, np.integer)) and not isinstance(arch, bool):
+    if is_int(arch):
         return load_table().arch_str(int(arch))
     raise TypeError(f"expected an NAS-Bench-201 arch string, sample dict or index, got {type(arch).__name__}")
 
