@@ -64,7 +64,10 @@ STEM_MULTIPLIER = 3
 
 
 class Zero(nn.Module):
-    """The ``none`` op: zeros of the output's shape (subsampled on a stride-2 edge), kept in the graph."""
+    """The ``none`` op: zeros of the output's shape (subsampled on a stride-2 edge); a mixed edge leaves its
+    term out."""
+
+    always_zero = True  # its output is zeros: a mixed edge may skip it (same value and gradients)
 
     def __init__(self, *, stride: int = 1) -> None:
         super().__init__()

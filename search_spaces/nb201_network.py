@@ -73,7 +73,9 @@ __all__ = [
 
 
 class Zero(nn.Module):
-    """The ``none`` op: a zero tensor of the input's shape (kept in the graph, as in the reference code)."""
+    """The ``none`` op: a zero tensor of the input's shape; a mixed edge leaves its term out."""
+
+    always_zero = True  # its output is zeros: a mixed edge may skip it (same value and gradients)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.mul(0.0)

@@ -178,6 +178,88 @@ def test_second_order_gradient_matches_the_exact_unrolled_gradient():
     assert not torch.allclose(exact, first_order, rtol=1e-3, atol=1e-5)
 
 
+def test_each_backward_pass_computes_only_the_gradients_its_step_uses():
+    """First order: the architecture step's backward reaches the logits only, the weight step's the weights
+    only (a full backward would compute the other half for nothing); alpha.grad is the validation loss's."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.utilities import CombinedLoader
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    module = OneShotSearch(space=_ToySpace(), method=create_method("darts", seed=0))
+    train = (torch.randn(8, 3), torch.randint(0, 2, (8,)))
+    val = (torch.randn(8, 3), torch.randint(0, 2, (8,)))
+    arch, weights = module.all_arch_parameters(), module.supernet.weight_parameters()
+    expected = torch.autograd.grad(module.arch_loss(val), arch)
+    computed = {"arch": 0, "weights": 0}
+    for group, params in (("arch", arch), ("weights", weights)):
+        for p in params:
+            p.register_hook(lambda g, group=group: computed.__setitem__(group, computed[group] + 1))
+    seen = {}
+
+    class Grab(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+            seen["alpha"] = [a.grad.clone() for a in pl_module.all_arch_parameters()]
+
+    loader = CombinedLoader({"train": DataLoader(TensorDataset(*train), batch_size=8),
+                             "val": DataLoader(TensorDataset(*val), batch_size=8)}, mode="min_size")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                   enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                   callbacks=[Grab()]).fit(module, train_dataloaders=loader)
+    assert computed == {"arch": len(arch), "weights": len(weights)}  # once each: one step, one backward each
+    for got, want in zip(seen["alpha"], expected):
+        torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("space_name, kwargs", [("nb201", TINY), ("darts", {"channels": 4, "layers": 3})])
+def test_none_ops_are_left_out_with_the_same_output_and_gradients(space_name, kwargs):
+    space = get_space(space_name)
+    torch.manual_seed(0)
+    net = Supernet(space.supernet_space(**kwargs))
+    method = create_method("darts", seed=0)
+    method.setup(net, space=space)
+    with torch.no_grad():
+        for a in net.arch_parameters():
+            a.copy_(torch.randn(a.shape))
+    zeros = [op for edge in net.edges for op in edge.candidates if getattr(op, "always_zero", False)]
+    assert len(zeros) == len(net.edges)  # every edge of both spaces offers ``none``
+    x = torch.randn(2, 3, 16, 16)
+    params = net.arch_parameters() + net.weight_parameters()
+
+    def run():
+        net.eval()  # BatchNorm in eval: both passes see the same statistics
+        out = net(x, method=method, training=True)
+        return out, torch.autograd.grad(out.square().sum(), params, allow_unused=True)
+
+    skipped, skipped_grads = run()
+    for op in zeros:
+        op.always_zero = False  # computed and multiplied in, as in the reference code
+    full, full_grads = run()
+    torch.testing.assert_close(skipped, full)
+    for a, b in zip(skipped_grads, full_grads):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            torch.testing.assert_close(a, b)
+
+
+def test_an_edge_with_every_term_left_out_gives_zeros_of_its_output_shape():
+    from nni_effnas.strategies.oneshot.base import zero_output
+
+    space = get_space("darts")
+    net = Supernet(space.supernet_space(channels=4, layers=3))
+    method = create_method("darts", seed=0)
+    edge = next(e for e in net.edges if e.candidates[e.names.index("none")].stride == 2)  # a reduction edge
+    x = torch.randn(2, next(m for m in edge.modules() if isinstance(m, nn.Conv2d)).in_channels, 8, 8)
+    one_hot = torch.zeros(len(edge.names))
+    one_hot[edge.names.index("none")] = 1.0  # a derived, hard choice of ``none``: no gradient needed
+    out = method.mix(edge, x, one_hot)
+    assert out.shape == (2, x.shape[1], 4, 4) and not out.any()
+    assert zero_output(edge, x).shape == out.shape
+
+
 @pytest.fixture(scope="module")
 def digits_run():
     with warnings.catch_warnings():

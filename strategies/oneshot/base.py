@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from nni_effnas.search_spaces.base import SearchSpace
     from nni_effnas.space import Sample
 
-__all__ = ["OneShotMethod"]
+__all__ = ["OneShotMethod", "is_zero_op", "zero_output"]
 
 
 class OneShotMethod:
@@ -92,14 +92,16 @@ class OneShotMethod:
         return {label: torch.softmax(a, dim=-1) for label, a in alpha.items()}
 
     def mix(self, edge: "MixedOp", x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """The edge's output: the weighted sum of its candidates (ops with an exactly-zero weight are skipped)."""
+        """The edge's output: the weighted sum of its candidates. Skipped, with the same value and gradients:
+        ops with an exactly-zero weight that needs no gradient, and ``none`` ops (``always_zero``), whose term
+        ``w * 0`` adds nothing to the output and gives ``w`` a zero gradient."""
         out = None
         for w, op in zip(weights, edge.candidates):
-            if not w.requires_grad and float(w) == 0.0:
+            if is_zero_op(op) or (not w.requires_grad and float(w) == 0.0):
                 continue
             term = w * op(x)
             out = term if out is None else out + term
-        return out if out is not None else x.mul(0.0)
+        return out if out is not None else zero_output(edge, x)
 
     def arch_regularizer(self, alpha: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """A term added to the validation loss on the architecture step (None: nothing)."""
@@ -144,3 +146,16 @@ class OneShotMethod:
     def hparams(self) -> dict[str, Any]:
         """The constructor arguments, for logs and reports."""
         return {"seed": self.seed, "init_scale": self.init_scale}
+
+
+def is_zero_op(op: torch.nn.Module) -> bool:
+    """Whether ``op`` is a ``none`` op (its class sets ``always_zero = True``): its output is zeros, so a mixed
+    edge leaves its term out (the sum and every gradient are the same; the step is cheaper)."""
+    return bool(getattr(op, "always_zero", False))
+
+
+def zero_output(edge: "MixedOp", x: torch.Tensor) -> torch.Tensor:
+    """Zeros of the edge's output shape, for an edge whose every term was left out: its ``none`` op's output
+    (subsampled on a stride-2 edge), or zeros of the input's shape if it has none."""
+    zero = next((op for op in edge.candidates if is_zero_op(op)), None)
+    return zero(x) if zero is not None else x.mul(0.0)
