@@ -257,11 +257,11 @@ def test_pc_darts_ops_see_a_quarter_of_the_channels_and_hold_far_fewer_parameter
 
 
 def test_pc_darts_bypass_is_scaled_shuffled_and_pooled_on_stride_two_edges():
-    from nni_effnas.strategies.oneshot.pc_darts import channel_shuffle
+    from nni_effnas.strategies.oneshot.pc_darts import shuffled_concat
 
     net, method = _supernet("pc_darts", space="darts")
     x = torch.arange(8.0).view(1, 8, 1, 1)
-    assert channel_shuffle(x, 4).flatten().tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
+    assert shuffled_concat(list(x.split(2, dim=1))).flatten().tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
     reduce_edge = next(e for e in net.edges if e.label == "reduce_0_2")
     weights = torch.zeros(len(reduce_edge.names))
     weights[reduce_edge.names.index("none")] = 0.5  # the mixed part is zero, the bypass is scaled by 0.5

@@ -54,13 +54,13 @@ if TYPE_CHECKING:
     from nni_effnas.oneshot.supernet import MixedOp, Supernet
     from nni_effnas.search_spaces.base import SearchSpace
 
-__all__ = ["PCDARTS", "channel_shuffle"]
+__all__ = ["PCDARTS", "shuffled_concat"]
 
 
-def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
-    """ShuffleNet's channel shuffle: ``[g0c0, g0c1, ..., g1c0, ...] -> [g0c0, g1c0, ..., g0c1, ...]``."""
-    n, c, h, w = x.shape
-    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+def shuffled_concat(groups: list[torch.Tensor]) -> torch.Tensor:
+    """ShuffleNet's channel shuffle of the groups' concatenation, in one copy: with ``k`` groups of ``c``
+    channels, channel ``j`` of group ``i`` goes to ``j * k + i`` (``[g0c0, g1c0, ..., g0c1, g1c1, ...]``)."""
+    return torch.stack(groups, dim=2).flatten(1, 2)
 
 
 @ONESHOT.register("pc_darts")
@@ -119,8 +119,7 @@ class PCDARTS(OneShotMethod):
         bypass = x[:, part:]
         if mixed.shape[-2:] != bypass.shape[-2:]:  # a stride-2 edge
             bypass = F.max_pool2d(bypass, 2, 2, ceil_mode=True)
-        out = torch.cat([mixed, weights.sum() * bypass], dim=1)
-        return channel_shuffle(out, self.k)
+        return shuffled_concat([mixed, *(weights.sum() * bypass).split(part, dim=1)])
 
     def strengths(self, alpha: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         with torch.no_grad():
