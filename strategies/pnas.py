@@ -44,11 +44,13 @@ Deviations from the paper:
   proposed but not yet told when the level ends (parallel trials) do not enter the beam.
 * Infeasible expansions (the user's constraint ``feasible``) are skipped, not proposed.
 * After the last level the search keeps using its budget (the paper stops): each step proposes the unseen
-  feasible sample with the best predicted mean in a pool of ``candidates`` samples, half mutations (one or two
-  labels changed) of the K best observed samples, half uniform random (enumerated once random draws find
-  nothing, on spaces of up to 100,000 samples). So ``ask`` returns ``None`` only when no unseen feasible
-  sample is left. In this phase the surrogate is refitted once the rewards since the last fit reach 10 % of
-  those fitted (at least 1).
+  feasible sample with the best ``acquisition`` score in a pool of ``candidates`` samples, half mutations (one
+  or two labels changed) of the K best observed samples, half uniform random (enumerated once random draws
+  find nothing, on spaces of up to 100,000 samples). So ``ask`` returns ``None`` only when no unseen feasible
+  sample is left. The default acquisition is the predicted mean, the paper's ranking; ``ei``, ``ucb`` and
+  ``its`` (:mod:`nni_effnas.strategies.acquisition`) add the surrogate's uncertainty, which keeps a long
+  search from settling on the neighbourhood of its first good cell (``BENCHMARKS.md``). In this phase the
+  surrogate is refitted once the rewards since the last fit reach 10 % of those fitted (at least 1).
 * The predictor's defaults are smaller than the paper's (see :mod:`nni_effnas.predictors.mlp_ensemble`); a fit
   that fails (or predicts non-finite values) is logged and the candidates are ranked at random instead.
 
@@ -70,6 +72,7 @@ from nni_effnas.nb201 import EDGE_LABELS, OPS
 from nni_effnas.predictors import PREDICTORS, create_predictor, preferred_encoding
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
+from nni_effnas.strategies.acquisition import ACQUISITIONS, check_acquisition
 from nni_effnas.strategies.base import Strategy
 from nni_effnas.strategies.candidate_pool import CandidatePool, refit_due
 
@@ -107,6 +110,9 @@ class PNAS(CandidatePool, Strategy):
             default) or one choice for every label; ``None``: the defaults (NAS-Bench-201: ``none`` on the
             input's edges, ``skip_connect`` on the others; elsewhere the first choice of each label).
         candidates: size of the pool scored per step after the last level.
+        acquisition: how that pool is ranked: ``mean`` (the predicted mean, as the levels are), ``ei``,
+            ``ucb`` or ``its`` (:mod:`nni_effnas.strategies.acquisition`).
+        beta: UCB's exploration weight.
         seed: seed of this strategy's generator.
     """
 
@@ -121,10 +127,13 @@ class PNAS(CandidatePool, Strategy):
         order: Sequence[str] | None = None,
         filler: Any = None,
         candidates: int = 100,
+        acquisition: str = "mean",
+        beta: float = 0.5,
         seed: int | None = None,
     ) -> None:
         super().__init__(seed=seed)
         self.beam_size, self.candidates = check_int("beam_size", beam_size), check_int("candidates", candidates)
+        self.acquisition, self.beta = check_acquisition(acquisition, beta)
         self.predictor = PREDICTORS.canonical(predictor)
         self.predictor_args = dict(predictor_args or {})
         if "random_state" in self.predictor_args:
@@ -257,7 +266,7 @@ class PNAS(CandidatePool, Strategy):
         try:
             if self.model_ is None:
                 self.model_ = self._fit(self.fit_info["n"], self.fit_info["seed"])
-            return pool[int(np.argmax(self._predict(self.model_, pool)))]
+            return pool[int(np.argmax(self._acquire(self.model_, pool)))]
         except Exception as exc:  # noqa: BLE001
             _logger.warning("predictor %s failed (%s: %s); proposing a random sample", self.predictor,
                             type(exc).__name__, exc)
@@ -281,6 +290,17 @@ class PNAS(CandidatePool, Strategy):
         if not np.isfinite(mean).all():
             raise FloatingPointError("the predictor predicted non-finite values")
         return mean
+
+    def _acquire(self, model: Any, pool: list[Sample]) -> np.ndarray:
+        """The acquisition's score of each candidate (the plain mean for ``mean``)."""
+        if self.acquisition == "mean":
+            return self._predict(model, pool)
+        mean, std = model.predict(encode(self._space(), pool, self.kind_), return_std=True)
+        mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+            raise FloatingPointError("the predictor predicted non-finite values")
+        best = max(r for _, r in self.history[: self.fit_info["n"]])
+        return ACQUISITIONS[self.acquisition](mean, std, best, self.rng, self.beta)
 
     # -- persistence -----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -41,15 +41,14 @@ initial phase lasts until ``initial`` rewards are known, so after an ``import_da
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any, Callable, Mapping
 
 import numpy as np
-from scipy.special import ndtr
 
 from nni_effnas.checks import check_int
 from nni_effnas.encodings import append_features, available_encodings, encode
 from nni_effnas.predictors import PREDICTORS, create_predictor, preferred_encoding
+from nni_effnas.strategies.acquisition import ACQUISITIONS, check_acquisition
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
 from nni_effnas.strategies.base import Strategy
@@ -57,30 +56,6 @@ from nni_effnas.strategies.candidate_pool import CandidatePool, refit_due
 from nni_effnas.strategies.zc_common import ZeroCostMixin
 
 _logger = logging.getLogger(__name__)
-
-
-# -- acquisitions: (mean, std, best observed, rng, beta) -> score, higher is better ------------------------------
-def _its(mean: np.ndarray, std: np.ndarray, best: float, rng: np.random.Generator, beta: float) -> np.ndarray:
-    return rng.normal(mean, std)
-
-
-def _ucb(mean: np.ndarray, std: np.ndarray, best: float, rng: np.random.Generator, beta: float) -> np.ndarray:
-    return mean + beta * std
-
-
-def _ei(mean: np.ndarray, std: np.ndarray, best: float, rng: np.random.Generator, beta: float) -> np.ndarray:
-    gain = mean - best
-    safe = np.where(std > 0, std, 1.0)
-    z = gain / safe
-    ei = gain * ndtr(z) + safe * np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi)
-    return np.where(std > 0, ei, np.maximum(gain, 0.0))
-
-
-def _mean(mean: np.ndarray, std: np.ndarray, best: float, rng: np.random.Generator, beta: float) -> np.ndarray:
-    return mean
-
-
-ACQUISITIONS: dict[str, Callable[..., np.ndarray]] = {"its": _its, "ucb": _ucb, "ei": _ei, "mean": _mean}
 
 
 @STRATEGIES.register("predictor_guided", aliases=("bananas",))
@@ -93,7 +68,7 @@ class BANANAS(ZeroCostMixin, CandidatePool, Strategy):
             generator.
         encoding: encoding kind the predictor reads (``onehot``, ``path``, ``adjacency``); ``None``: the
             predictor's preferred one that the space has.
-        acquisition: ``its``, ``ucb``, ``ei`` or ``mean``.
+        acquisition: ``its``, ``ucb``, ``ei`` or ``mean`` (:mod:`nni_effnas.strategies.acquisition`).
         beta: UCB's exploration weight.
         initial: rewards collected from random (or zero-cost warm-start) samples before the first fit.
         candidates: size of the pool scored per step (half mutations, half random).
@@ -140,14 +115,11 @@ class BANANAS(ZeroCostMixin, CandidatePool, Strategy):
         reads = PREDICTORS.get(self.predictor).encodings
         if encoding is not None and encoding not in reads:
             raise ValueError(f"predictor {self.predictor!r} reads {list(reads)}, not encoding {encoding!r}")
-        if acquisition not in ACQUISITIONS:
-            raise ValueError(f"unknown acquisition {acquisition!r}; expected one of: {', '.join(ACQUISITIONS)}")
-        if not math.isfinite(beta) or beta < 0:
-            raise ValueError(f"beta must be a finite number >= 0, got {beta}")
+        acquisition, beta = check_acquisition(acquisition, beta)
         for name, value, low in (("initial", initial, 0), ("candidates", candidates, 1), ("parents", parents, 1),
                                  ("refit_every", refit_every, 1)):
             check_int(name, value, low)
-        self.encoding, self.acquisition, self.beta = encoding, acquisition, float(beta)
+        self.encoding, self.acquisition, self.beta = encoding, acquisition, beta
         if isinstance(refit_fraction, bool) or not isinstance(refit_fraction, (int, float)) \
                 or not 0 <= refit_fraction <= 1:
             raise ValueError(f"refit_fraction must be a number in [0, 1], got {refit_fraction!r}")

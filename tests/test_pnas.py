@@ -1,4 +1,5 @@
 """PNAS (pnas): its levels and beam, the surrogate's ranking, failures, constraints, resuming, NAS-Bench-201."""
+import itertools
 import json
 
 import numpy as np
@@ -124,6 +125,32 @@ def test_the_surrogate_picks_the_expansions(toy_space, monkeypatch):
     assert [(s["a"], s["c"]) for s in ranked] == [(1, True), (2, True), (1, False)]
 
 
+class UncertainOracle(LinearOracle):
+    """LinearOracle's mean, and a standard deviation that grows with ``a``."""
+
+    def predict(self, X, return_std=False):
+        mean = np.asarray(X) @ self.w
+        std = np.asarray(X)[:, :4] @ np.array([0.0, 1.0, 2.0, 3.0])  # the one-hot columns of a
+        return (mean, std) if return_std else mean
+
+
+@pytest.mark.parametrize("acquisition", ["mean", "ucb"])
+def test_after_the_last_level_the_acquisition_ranks_the_pool(toy_space, monkeypatch, acquisition):
+    monkeypatch.setattr(pnas_module, "create_predictor", lambda name, **kwargs: UncertainOracle(**kwargs))
+    strategy = create_strategy("pnas", seed=0, beam_size=1, acquisition=acquisition, beta=10.0)
+    strategy.setup(toy_space)
+    while strategy.level <= 3:  # the toy space's 3 levels
+        sample = strategy.ask()
+        strategy.tell(sample, reward_of(sample))
+    pool = [dict(zip("abc", values)) for values in itertools.product(*toy_space.as_dict().values())]
+    pool = [s for s in pool if toy_space.key(s) not in strategy.proposed]
+    mean, std = UncertainOracle().predict(encode(toy_space, pool, "onehot"), return_std=True)
+    by_mean, by_ucb = pool[int(np.argmax(mean))], pool[int(np.argmax(mean + 10.0 * std))]
+    assert by_mean != by_ucb  # the oracle's mean prefers small a, its uncertainty large a
+    monkeypatch.setattr(strategy, "_pool", lambda: [dict(s) for s in pool])
+    assert strategy.ask() == (by_mean if acquisition == "mean" else by_ucb)
+
+
 def test_same_seed_same_trajectory_and_seeds_differ(toy_space):
     runs = [drive(create_strategy("pnas", seed=seed, beam_size=2, **FAST), toy_space, 14) for seed in (5, 5, 6, 7)]
     assert runs[0] == runs[1]
@@ -214,6 +241,8 @@ def test_tell_before_ask_enters_the_beam(toy_space):
     ({"predictor_args": {"random_state": 3}}, "must not set random_state"),
     ({"predictor_args": {"depth": 3}}, "bad arguments for predictor 'mlp_ensemble'"),
     ({"order": "abc"}, "order must be a list of labels, got 'abc'"),
+    ({"acquisition": "pi"}, "unknown acquisition 'pi'; expected one of: its, ucb, ei, mean"),
+    ({"acquisition": "ucb", "beta": -1}, "beta must be a finite number >= 0, got -1"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match) as info:

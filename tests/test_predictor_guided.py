@@ -11,7 +11,8 @@ from conftest import drive as drive_with
 
 from nni_effnas.loop import run_search
 from nni_effnas.strategies import STRATEGIES, create_strategy
-from nni_effnas.strategies.predictor_guided import ACQUISITIONS, BANANAS
+from nni_effnas.strategies.acquisition import ACQUISITIONS
+from nni_effnas.strategies.predictor_guided import BANANAS
 from nni_effnas.tabular import TabularBenchmark
 
 FAST = {"predictor_args": {"epochs": 20}}  # the default MLP ensemble, cheaper to fit
