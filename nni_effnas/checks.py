@@ -4,21 +4,37 @@ User input (constructor arguments, CLI flags, trial parameters) is checked where
 :func:`check_int` raises ``ValueError`` for anything but an int >= ``minimum`` (``"<name> must be an int >=
 <minimum>, got <value>"``; ``name`` may carry a prefix such as ``"zen: repeat"`` or a CLI flag such as
 ``"--epochs"``); :func:`int_at_least` separates a wrong type (``TypeError``) from a value too small
-(``ValueError``), the contract of the cost models and the network builders; :func:`check_input_shape` checks
-a per-sample input shape.
+(``ValueError``), the contract of the cost models and the network builders; :func:`check_number` is
+:func:`check_int` for finite real numbers (``"<name> must be a finite number >= <minimum>, got <value>"``, or
+``>`` with ``strict``) and :func:`is_number` its predicate; :func:`check_input_shape` checks a per-sample
+input shape.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["check_input_shape", "check_int", "int_at_least", "is_int"]
+__all__ = ["check_input_shape", "check_int", "check_number", "int_at_least", "is_int", "is_number"]
 
 
 def is_int(value: Any) -> bool:
     """A Python int or a numpy integer; bools (``np.bool_`` too), floats and everything else are not."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A finite real number: a Python or numpy int or float; bools, NaN, infinities and everything else are not."""
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+            and math.isfinite(value))
+
+
+def check_number(name: str, value: Any, minimum: float = 0.0, *, strict: bool = False) -> float:
+    """``value`` as a float, if it is a finite number >= ``minimum`` (> ``minimum`` with ``strict``)."""
+    if not is_number(value) or value < minimum or (strict and value == minimum):
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {minimum:g}, got {value!r}")
+    return float(value)
 
 
 def check_int(name: str, value: Any, minimum: int = 1) -> int:

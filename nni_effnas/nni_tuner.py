@@ -37,6 +37,7 @@ from typing import Any, Callable, Mapping
 import nni
 from nni.tuner import Tuner
 
+from nni_effnas.checks import is_number
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES, create_strategy
 
@@ -58,7 +59,7 @@ def extract_reward(value: Any, *, minimize: bool = False) -> tuple[float | None,
             break
     metrics = dict(value) if isinstance(value, Mapping) else {"default": value}
     reward = metrics.get("default")
-    if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
+    if not is_number(reward):
         return None, metrics
     return (-float(reward) if minimize else float(reward)), metrics
 

@@ -16,6 +16,8 @@ import logging
 import math
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
+from nni_effnas.checks import is_number
+
 _logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -25,7 +27,7 @@ REWARD_KEY = "mnasnet_reward"
 def mnasnet_reward(accuracy: float, cost: float, target: float, *, alpha: float = -0.07,
                    beta: float = -0.07) -> float:
     """``accuracy * (cost / target) ** (alpha if cost <= target else beta)``."""
-    if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
+    if not (is_number(target) and target > 0):
         raise ValueError(f"MnasNet target must be a finite number > 0, got {target!r}")
     if not (math.isfinite(cost) and cost > 0):
         raise ValueError(f"MnasNet reward needs a finite cost > 0, got {cost!r}")

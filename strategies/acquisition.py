@@ -18,6 +18,8 @@ from typing import Any, Callable
 import numpy as np
 from scipy.special import ndtr
 
+from nni_effnas.checks import check_number
+
 __all__ = ["ACQUISITIONS", "check_acquisition"]
 
 
@@ -48,6 +50,4 @@ def check_acquisition(acquisition: Any, beta: Any) -> tuple[str, float]:
     """``(acquisition, float(beta))``, or a one-line ``ValueError`` naming the bad value."""
     if acquisition not in ACQUISITIONS:
         raise ValueError(f"unknown acquisition {acquisition!r}; expected one of: {', '.join(ACQUISITIONS)}")
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta < 0:
-        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
-    return acquisition, float(beta)
+    return acquisition, check_number("beta", beta)

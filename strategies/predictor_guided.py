@@ -45,7 +45,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from nni_effnas.checks import check_int
+from nni_effnas.checks import check_int, is_number
 from nni_effnas.encodings import append_features, available_encodings, encode
 from nni_effnas.predictors import PREDICTORS, create_predictor, preferred_encoding
 from nni_effnas.strategies.acquisition import ACQUISITIONS, check_acquisition
@@ -120,8 +120,7 @@ class BANANAS(ZeroCostMixin, CandidatePool, Strategy):
                                  ("refit_every", refit_every, 1)):
             check_int(name, value, low)
         self.encoding, self.acquisition, self.beta = encoding, acquisition, beta
-        if isinstance(refit_fraction, bool) or not isinstance(refit_fraction, (int, float)) \
-                or not 0 <= refit_fraction <= 1:
+        if not is_number(refit_fraction) or not 0 <= refit_fraction <= 1:
             raise ValueError(f"refit_fraction must be a number in [0, 1], got {refit_fraction!r}")
         self.initial, self.candidates, self.parents, self.refit_every = initial, candidates, parents, refit_every
         self.refit_fraction = float(refit_fraction)

@@ -56,7 +56,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from nni_effnas.checks import check_int
+from nni_effnas.checks import check_int, check_number
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
 from nni_effnas.strategies.base import Strategy
@@ -181,12 +181,12 @@ class REINFORCE(Strategy):
         for name, value, low in (("hidden_size", hidden_size, 1), ("batch_size", batch_size, 1),
                                  ("resample", resample, 0)):
             check_int(name, value, low)
-        _check_number("lr", lr, positive=True)
-        _check_number("entropy_weight", entropy_weight, positive=False)
-        _check_number("temperature", temperature, positive=True)
+        check_number("lr", lr, strict=True)
+        check_number("entropy_weight", entropy_weight)
+        check_number("temperature", temperature, strict=True)
         if tanh_constant is not None:
-            _check_number("tanh_constant", tanh_constant, positive=True)
-        _check_number("baseline_decay", baseline_decay, positive=False)
+            check_number("tanh_constant", tanh_constant, strict=True)
+        check_number("baseline_decay", baseline_decay)
         if not baseline_decay < 1:
             raise ValueError(f"baseline_decay must be in [0, 1), got {baseline_decay!r}")
         self.hidden_size, self.batch_size, self.resample = hidden_size, batch_size, resample
@@ -317,8 +317,3 @@ class REINFORCE(Strategy):
         self.updates = int(state["updates"])
         self.seen = set(state["seen"])
 
-
-def _check_number(name: str, value: Any, *, positive: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")

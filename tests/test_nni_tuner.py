@@ -59,7 +59,7 @@ def test_echoed_sample_wins_over_a_mixed_up_parameter_id(toy_space):
 
 def test_failed_trial_is_told_and_search_continues(toy_space):
     tuner = make(toy_space, population_size=2, sample_size=1)
-    p = tuner.generate_parameters(0)
+    tuner.generate_parameters(0)
     tuner.trial_end(0, False)
     assert tuner.pending == {}
     assert len(tuner.strategy.population) == 0

@@ -310,5 +310,9 @@ def test_bad_arguments_raise_one_line_errors():
         create_method("gdas", tau_min=5, tau_max=1)
     with pytest.raises(ValueError, match="epochs must be an int >= 1, got 0"):
         run_oneshot(epochs=0, dataset="digits")
-    with pytest.raises(ValueError, match="w_lr must be a number > 0"):
+    with pytest.raises(ValueError, match="w_lr must be a finite number > 0, got 0"):
         OneShotSearch(space=_ToySpace(), method=create_method("darts"), w_lr=0)
+    with pytest.raises(ValueError, match="grad_clip must be a finite number > 0, got inf"):
+        OneShotSearch(space=_ToySpace(), method=create_method("darts"), grad_clip=float("inf"))
+    with pytest.raises(ValueError, match="init_scale must be a finite number >= 0, got True"):
+        create_method("darts", init_scale=True)

@@ -1,7 +1,6 @@
 """The three top-level folders install as nni_effnas.* sub-packages, and nothing generic lands in site-packages,
 for both ``pip install .`` and ``pip install -e .`` (a fresh venv; dependencies are not needed to check this)."""
 import subprocess
-import sys
 import venv
 from pathlib import Path
 

@@ -1,5 +1,4 @@
 """Pareto fronts and hypervolume (nni_effnas.pareto), the MnasNet reward (nni_effnas.objectives)."""
-import itertools
 import logging
 
 import numpy as np

@@ -64,14 +64,14 @@ def _expected_params(sample: dict, *, channels: int, layers: int, num_classes: i
 
     stem = 3 * channels
     total = in_channels * stem * 9 + 2 * stem
-    c_pp, c_p, c, red_prev = stem, stem, channels, False
+    c_pp, c_p, c = stem, stem, channels
     for index in range(layers):
         red = index in (layers // 3, 2 * layers // 3)
         c = 2 * c if red else c
         total += (c_pp * c + 2 * c) + (c_p * c + 2 * c)  # preprocess (FactorizedReduce has the same count)
         for node in cell_nodes(sample, "reduce" if red else "normal"):
             total += sum(op(name, c, 2 if red and src < 2 else 1) for name, src in node)
-        c_pp, c_p, red_prev = c_p, 4 * c, red
+        c_pp, c_p = c_p, 4 * c
     return total + c_p * num_classes + num_classes
 
 

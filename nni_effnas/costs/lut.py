@@ -29,7 +29,6 @@ measures the result on the same machine (``docs/costs.md`` has our numbers).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -37,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from nni_effnas.checks import check_input_shape, int_at_least
+from nni_effnas.checks import check_input_shape, int_at_least, is_number
 from nni_effnas.costs.latency import (
     LatencyMeasurement,
     check_statistic,
@@ -70,7 +69,7 @@ class NB201LatencyLUT:
         if missing:
             raise ValueError(f"latency LUT lacks entries {missing}")
         for name, value in entries.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            if not is_number(value) or value < 0:
                 raise ValueError(f"latency LUT entry {name!r} must be a finite number of ms >= 0, got {value!r}")
         absent = [key for key in _CONFIG_KEYS if key not in config]
         if absent:

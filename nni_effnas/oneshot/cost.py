@@ -27,7 +27,7 @@ from typing import Any, Callable, Literal, Mapping, Sequence, Union
 
 import torch
 
-from nni_effnas.checks import check_int
+from nni_effnas.checks import check_int, check_number
 
 __all__ = ["CostPenalty", "OpCostTable", "expected_cost", "nb201_cost_table"]
 
@@ -36,9 +36,7 @@ _MODES = ("linear", "log", "hinge")
 
 
 def _check_cost(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{what} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return check_number(what, value)
 
 
 class OpCostTable:

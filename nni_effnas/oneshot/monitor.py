@@ -40,7 +40,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import move_data_to_device
 
-from nni_effnas.checks import check_int
+from nni_effnas.checks import check_int, check_number
 
 __all__ = [
     "PARAM_FREE_OPS", "AnyOf", "CollapseMonitor", "EarlyStopRule", "EigenvalueRatioStop", "MonitoredSearch",
@@ -247,9 +247,7 @@ class EigenvalueRatioStop:
 
     def __init__(self, *, window: int = 5, ratio: float = 1.3) -> None:
         self.window = check_int("window", window)
-        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio <= 0:
-            raise ValueError(f"ratio must be a finite number > 0, got {ratio!r}")
-        self.ratio = float(ratio)
+        self.ratio = check_number("ratio", ratio, strict=True)
 
     def should_stop(self, history: Sequence[Record]) -> str | None:
         measured = [r for r in history if r.get("hessian_eig") is not None]

@@ -36,7 +36,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from nni_effnas.checks import check_int
+from nni_effnas.checks import check_int, check_number
 from nni_effnas.oneshot.supernet import Supernet
 from nni_effnas.search_spaces.base import SearchSpace
 from nni_effnas.strategies.oneshot.base import OneShotMethod
@@ -87,8 +87,7 @@ class OneShotSearch(pl.LightningModule):
     ) -> None:
         super().__init__()
         for name, value in (("w_lr", w_lr), ("a_lr", a_lr), ("grad_clip", grad_clip)):
-            if not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"{name} must be a number > 0, got {value!r}")
+            check_number(name, value, strict=True)
         check_int("warmup_epochs", warmup_epochs, 0)
         self.automatic_optimization = False
         self.space, self.method = space, method

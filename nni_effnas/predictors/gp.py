@@ -59,7 +59,7 @@ class HammingGP(Predictor):
         start = np.log([np.median(positive) if positive.size else 1.0, 1.0, 0.1])
         rng = np.random.default_rng(self._seed())
         lows, highs = np.array(_BOUNDS).T
-        starts = [np.clip(start, lows, highs)] + [rng.uniform(lows, highs) for _ in range(self.n_restarts)]
+        starts = [np.clip(start, lows, highs)] + [rng.uniform(lows, highs) for _ in range(restarts)]
         prior_mean = np.array([start[0], 0.0, np.log(0.1)])
         best = None
         for theta0 in starts:

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from nni_effnas.checks import check_number
+
 if TYPE_CHECKING:
     import pytorch_lightning as pl
 
@@ -50,10 +52,8 @@ class OneShotMethod:
     def __init__(self, *, seed: int = 0, init_scale: float = 1e-3) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {seed!r}")
-        if not isinstance(init_scale, (int, float)) or init_scale < 0:
-            raise ValueError(f"init_scale must be a number >= 0, got {init_scale!r}")
+        self.init_scale = check_number("init_scale", init_scale)
         self.seed = seed
-        self.init_scale = float(init_scale)
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch = 0
         self.max_epochs = 1

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from nni_effnas.checks import check_number
 from nni_effnas.strategies.oneshot import ONESHOT
 from nni_effnas.strategies.oneshot.base import OneShotMethod
 
@@ -44,8 +45,7 @@ class BetaDARTS(OneShotMethod):
                  lam_max: float = 1.0) -> None:
         super().__init__(seed=seed, init_scale=init_scale)
         for key, value in (("lam_min", lam_min), ("lam_max", lam_max)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{key} must be a number >= 0, got {value!r}")
+            check_number(key, value)
         self.lam_min, self.lam_max = float(lam_min), float(lam_max)
 
     @property

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from nni_effnas.checks import check_number
 from nni_effnas.strategies.oneshot import ONESHOT
 from nni_effnas.strategies.oneshot.base import OneShotMethod
 
@@ -51,9 +52,7 @@ class DARTSMinus(OneShotMethod):
 
     def __init__(self, *, seed: int = 0, init_scale: float = 1e-3, beta0: float = 1.0) -> None:
         super().__init__(seed=seed, init_scale=init_scale)
-        if isinstance(beta0, bool) or not isinstance(beta0, (int, float)) or beta0 < 0:
-            raise ValueError(f"beta0 must be a number >= 0, got {beta0!r}")
-        self.beta0 = float(beta0)
+        self.beta0 = check_number("beta0", beta0)
 
     def setup(self, supernet: "Supernet", *, space: "SearchSpace") -> None:
         missing = [label for label, names in supernet.op_names.items() if SKIP not in names]

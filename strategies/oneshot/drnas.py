@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Dirichlet, kl_divergence
 
+from nni_effnas.checks import check_number
 from nni_effnas.strategies.oneshot import ONESHOT
 from nni_effnas.strategies.oneshot.base import OneShotMethod
 
@@ -52,11 +53,8 @@ class DrNAS(OneShotMethod):
     def __init__(self, *, seed: int = 0, init_scale: float = 1e-3, reg_scale: float = 1e-3,
                  prior: float = 1.0) -> None:
         super().__init__(seed=seed, init_scale=init_scale)
-        if isinstance(reg_scale, bool) or not isinstance(reg_scale, (int, float)) or reg_scale < 0:
-            raise ValueError(f"reg_scale must be a number >= 0, got {reg_scale!r}")
-        if isinstance(prior, bool) or not isinstance(prior, (int, float)) or not prior > 0:
-            raise ValueError(f"prior must be a number > 0, got {prior!r}")
-        self.reg_scale, self.prior = float(reg_scale), float(prior)
+        self.reg_scale = check_number("reg_scale", reg_scale)
+        self.prior = check_number("prior", prior, strict=True)
 
     @staticmethod
     def concentration(a: torch.Tensor) -> torch.Tensor:

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
 
+from nni_effnas.checks import check_number, is_number
 from nni_effnas.nb201 import EDGE_LABELS, EDGES, OPS
 from nni_effnas.search_spaces.base import check_strengths, strongest
 from nni_effnas.strategies.oneshot import ONESHOT
@@ -107,9 +108,8 @@ class FairDARTS(OneShotMethod):
     def __init__(self, *, seed: int = 0, init_scale: float = 1e-3, w01: float = 10.0,
                  threshold: float = 0.0) -> None:
         super().__init__(seed=seed, init_scale=init_scale)
-        if isinstance(w01, bool) or not isinstance(w01, (int, float)) or w01 < 0:
-            raise ValueError(f"w01 must be a number >= 0, got {w01!r}")
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        check_number("w01", w01)
+        if not is_number(threshold) or not 0 <= threshold <= 1:
             raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
         self.w01 = float(w01)
         self.threshold = float(threshold)

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import torch
 
-from nni_effnas.checks import check_int, is_int
+from nni_effnas.checks import check_int, check_number, is_int, is_number
 from nni_effnas.report_io import save_json
 from nni_effnas.strategies.oneshot import ONESHOT
 from nni_effnas.strategies.oneshot.base import OneShotMethod, is_zero_op, zero_output
@@ -85,10 +85,9 @@ class PDARTS(OneShotMethod):
     def __init__(self, *, seed: int = 0, init_scale: float = 1e-3, keep: Mapping[str, Sequence[str]] | None = None,
                  skip_dropout: float = 0.0, decay: float = 0.2, stage: int | None = None) -> None:
         super().__init__(seed=seed, init_scale=init_scale)
-        if not isinstance(skip_dropout, (int, float)) or isinstance(skip_dropout, bool) or not 0 <= skip_dropout < 1:
+        if not is_number(skip_dropout) or not 0 <= skip_dropout < 1:
             raise ValueError(f"skip_dropout must be a number in [0, 1), got {skip_dropout!r}")
-        if not isinstance(decay, (int, float)) or isinstance(decay, bool) or decay < 0:
-            raise ValueError(f"decay must be a number >= 0, got {decay!r}")
+        check_number("decay", decay)
         if keep is not None and not isinstance(keep, Mapping):
             raise TypeError(f"keep must be a dict of label -> ops, got {type(keep).__name__}")
         self.keep = None if keep is None else {str(k): [str(op) for op in v] for k, v in keep.items()}
