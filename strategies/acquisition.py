@@ -48,6 +48,6 @@ ACQUISITIONS: dict[str, Callable[..., np.ndarray]] = {"its": _its, "ucb": _ucb, 
 
 def check_acquisition(acquisition: Any, beta: Any) -> tuple[str, float]:
     """``(acquisition, float(beta))``, or a one-line ``ValueError`` naming the bad value."""
-    if acquisition not in ACQUISITIONS:
+    if not isinstance(acquisition, str) or acquisition not in ACQUISITIONS:
         raise ValueError(f"unknown acquisition {acquisition!r}; expected one of: {', '.join(ACQUISITIONS)}")
     return acquisition, check_number("beta", beta)

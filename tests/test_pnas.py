@@ -242,6 +242,7 @@ def test_tell_before_ask_enters_the_beam(toy_space):
     ({"predictor_args": {"depth": 3}}, "bad arguments for predictor 'mlp_ensemble'"),
     ({"order": "abc"}, "order must be a list of labels, got 'abc'"),
     ({"acquisition": "pi"}, "unknown acquisition 'pi'; expected one of: its, ucb, ei, mean"),
+    ({"acquisition": ["ei"]}, r"unknown acquisition \['ei'\]; expected one of"),
     ({"acquisition": "ucb", "beta": -1}, "beta must be a finite number >= 0, got -1"),
 ])
 def test_bad_arguments(kwargs, match):
