@@ -5,8 +5,8 @@
 
 Each method trains the NB201 supernet (weights and architecture logits alternately), watched by the collapse
 monitor (skip connections in the derived cell, alpha entropy, dominant Hessian eigenvalue); the derived cell is
-then looked up in the shipped NAS-Bench-201 table: a transfer test of what was found on the small proxy task. The full benchmark
-with every method and seeds is ``nni-effnas bench oneshot`` (docs/oneshot.md).
+then looked up in the shipped NAS-Bench-201 table: a transfer test of what was found on the small proxy task.
+The full benchmark with every method and seeds is ``nni-effnas bench oneshot`` (docs/oneshot.md).
 """
 from __future__ import annotations
 

@@ -285,20 +285,20 @@ class PNAS(CandidatePool, Strategy):
         model = create_predictor(self.predictor, random_state=seed, **self.predictor_args)
         return model.fit(X, np.array([r for _, r in rows]))
 
-    def _predict(self, model: Any, pool: list[Sample]) -> np.ndarray:
-        mean = np.asarray(model.predict(encode(self._space(), pool, self.kind_)), dtype=np.float64)
-        if not np.isfinite(mean).all():
+    def _predict(self, model: Any, pool: list[Sample], *, return_std: bool = False) -> Any:
+        """The predicted means, or ``(mean, std)``; non-finite predictions raise."""
+        X = encode(self._space(), pool, self.kind_)
+        out = [np.asarray(a, dtype=np.float64) for a in (model.predict(X, return_std=True) if return_std
+                                                          else (model.predict(X),))]
+        if not all(np.isfinite(a).all() for a in out):
             raise FloatingPointError("the predictor predicted non-finite values")
-        return mean
+        return tuple(out) if return_std else out[0]
 
     def _acquire(self, model: Any, pool: list[Sample]) -> np.ndarray:
         """The acquisition's score of each candidate (the plain mean for ``mean``)."""
         if self.acquisition == "mean":
             return self._predict(model, pool)
-        mean, std = model.predict(encode(self._space(), pool, self.kind_), return_std=True)
-        mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
-        if not (np.isfinite(mean).all() and np.isfinite(std).all()):
-            raise FloatingPointError("the predictor predicted non-finite values")
+        mean, std = self._predict(model, pool, return_std=True)
         best = max(r for _, r in self.history[: self.fit_info["n"]])
         return ACQUISITIONS[self.acquisition](mean, std, best, self.rng, self.beta)
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import warnings
 
 import pytest
+import pytorch_lightning as pl
 import torch
 from nni.nas.nn.pytorch import LayerChoice, ModelSpace
+from pytorch_lightning.utilities import CombinedLoader
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from nni_effnas.oneshot import run_oneshot
 from nni_effnas.oneshot.search import NonFiniteLossError, OneShotSearch
@@ -16,6 +19,7 @@ from nni_effnas.search_spaces import get_space
 from nni_effnas.search_spaces.base import SearchSpace
 from nni_effnas.space import CategoricalSpace
 from nni_effnas.strategies.oneshot import ONESHOT, create_method
+from nni_effnas.strategies.oneshot.base import zero_output
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = {"channels": 4, "num_cells": 1}
@@ -181,10 +185,6 @@ def test_second_order_gradient_matches_the_exact_unrolled_gradient():
 def test_each_backward_pass_computes_only_the_gradients_its_step_uses():
     """First order: the architecture step's backward reaches the logits only, the weight step's the weights
     only (a full backward would compute the other half for nothing); alpha.grad is the validation loss's."""
-    import pytorch_lightning as pl
-    from pytorch_lightning.utilities import CombinedLoader
-    from torch.utils.data import DataLoader, TensorDataset
-
     torch.manual_seed(0)
     module = OneShotSearch(space=_ToySpace(), method=create_method("darts", seed=0))
     train = (torch.randn(8, 3), torch.randint(0, 2, (8,)))
@@ -246,8 +246,6 @@ def test_none_ops_are_left_out_with_the_same_output_and_gradients(space_name, kw
 
 
 def test_an_edge_with_every_term_left_out_gives_zeros_of_its_output_shape():
-    from nni_effnas.strategies.oneshot.base import zero_output
-
     space = get_space("darts")
     net = Supernet(space.supernet_space(channels=4, layers=3))
     method = create_method("darts", seed=0)

@@ -6,7 +6,8 @@ architecture step on a validation batch and a weight step on a training batch. A
 * which supernet it needs beyond the user's ``model_kwargs`` (:meth:`OneShotMethod.supernet_kwargs`: PC-DARTS's
   narrower ops),
 * how architecture logits become mixing weights (:meth:`OneShotMethod.edge_weights`),
-* how one edge mixes its candidates with them (:meth:`OneShotMethod.mix`),
+* how one edge mixes its candidates with them (:meth:`OneShotMethod.mix`; what one candidate contributes:
+  :meth:`OneShotMethod.candidate_output`, P-DARTS's skip dropout),
 * what it adds to the architecture loss (:meth:`OneShotMethod.arch_regularizer`),
 * how strong each op is when the final cell is derived (:meth:`OneShotMethod.strengths`), and how the cell is
   derived from those strengths (:meth:`OneShotMethod.derive`: the space's own rule unless the paper has one),
@@ -91,17 +92,24 @@ class OneShotMethod:
         """Per-label mixing weights for one forward pass (DARTS: softmax)."""
         return {label: torch.softmax(a, dim=-1) for label, a in alpha.items()}
 
-    def mix(self, edge: "MixedOp", x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """The edge's output: the weighted sum of its candidates. Skipped, with the same value and gradients:
-        ops with an exactly-zero weight that needs no gradient, and ``none`` ops (``always_zero``), whose term
-        ``w * 0`` adds nothing to the output and gives ``w`` a zero gradient."""
+    def mix(self, edge: "MixedOp", x: torch.Tensor, weights: torch.Tensor, *,
+            keep: torch.Tensor | None = None) -> torch.Tensor:
+        """The edge's output: the weighted sum of its candidates' :meth:`candidate_output`. Left out: candidates
+        that ``keep`` (a boolean mask, e.g. P-DARTS's dropped ops) marks False; and, with the same value and
+        gradients, ops with an exactly-zero weight that needs no gradient and ``none`` ops (``always_zero``),
+        whose term ``w * 0`` adds nothing to the output and gives ``w`` a zero gradient."""
         out = None
-        for w, op in zip(weights, edge.candidates):
-            if is_zero_op(op) or (not w.requires_grad and float(w) == 0.0):
+        for i, (w, op) in enumerate(zip(weights, edge.candidates)):
+            if (keep is not None and not bool(keep[i])) or is_zero_op(op) \
+                    or (not w.requires_grad and float(w) == 0.0):
                 continue
-            term = w * op(x)
+            term = w * self.candidate_output(edge, i, x)
             out = term if out is None else out + term
         return out if out is not None else zero_output(edge, x)
+
+    def candidate_output(self, edge: "MixedOp", index: int, x: torch.Tensor) -> torch.Tensor:
+        """What candidate ``index`` of ``edge`` contributes before weighting (P-DARTS: skip dropout)."""
+        return edge.candidates[index](x)
 
     def arch_regularizer(self, alpha: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """A term added to the validation loss on the architecture step (None: nothing)."""

@@ -49,7 +49,7 @@ import torch
 from nni_effnas.checks import check_int, check_number, is_int, is_number
 from nni_effnas.report_io import save_json
 from nni_effnas.strategies.oneshot import ONESHOT
-from nni_effnas.strategies.oneshot.base import OneShotMethod, is_zero_op, zero_output
+from nni_effnas.strategies.oneshot.base import OneShotMethod
 
 if TYPE_CHECKING:
     from nni_effnas.oneshot.runner import OneShotResult
@@ -124,16 +124,13 @@ class PDARTS(OneShotMethod):
         return out
 
     def mix(self, edge: "MixedOp", x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        mask = self.masks.get(edge.label)
-        out = None
-        for i, (w, op, name) in enumerate(zip(weights, edge.candidates, edge.names)):
-            if (mask is not None and not bool(mask[i])) or is_zero_op(op):
-                continue
-            y = op(x)
-            if name == SKIP and edge.training and self.dropout_rate > 0:
-                y = self._dropout(y)
-            out = w * y if out is None else out + w * y
-        return out if out is not None else zero_output(edge, x)
+        return super().mix(edge, x, weights, keep=self.masks.get(edge.label))
+
+    def candidate_output(self, edge: "MixedOp", index: int, x: torch.Tensor) -> torch.Tensor:
+        y = edge.candidates[index](x)
+        if edge.names[index] == SKIP and edge.training and self.dropout_rate > 0:
+            y = self._dropout(y)
+        return y
 
     def _dropout(self, y: torch.Tensor) -> torch.Tensor:
         p = self.dropout_rate
