@@ -19,7 +19,9 @@ weight step, no data loading); the first step is dropped, the median is reported
 ``torch.cuda.max_memory_allocated`` during training; on CPU the growth of the resident set during training,
 ``VmHWM`` after training minus ``VmRSS`` before it, with the high-water mark reset through
 ``/proc/self/clear_refs`` and glibc told to return freed blocks (``mallopt``/``malloc_trim``), so it counts
-tensor memory the training touched plus allocator overhead. If NNI's route fails, the report holds its error
+tensor memory the training touched plus allocator overhead; and, in a second untimed process per
+implementation, the allocator peak (CPU tensor bytes allocated above the start, from the profiler's memory
+events: the CPU counterpart of the GPU figure). If NNI's route fails, the report holds its error
 instead of numbers. If ``"pc_darts"`` is registered its peak memory is measured the same way and reported
 relative to DARTS's (the issue's targets: PC-DARTS at most half of DARTS's peak memory; our step time at most
 NNI's).
@@ -279,12 +281,19 @@ def format_table(report: Mapping[str, Any]) -> str:
         lines.append(f"step time and peak memory ({comparison['steps']} steps, first dropped; memory: "
                      f"{comparison['memory_metric']}):")
         for key, row in comparison["impls"].items():
+            allocated = (f", allocator peak {row['allocated_peak_mb']:.1f} MB" if "allocated_peak_mb" in row else "")
             lines.append(f"  {key}: FAILED ({row['error']})" if "error" in row else
-                         f"  {key}: {row['step_s_median']:.4f} s/step (median), {row['peak_memory_mb']:.1f} MB")
+                         f"  {key}: {row['step_s_median']:.4f} s/step (median), {row['peak_memory_mb']:.1f} MB"
+                         + allocated)
         for name, check in comparison["targets"].items():
-            lines.append(f"  target {name}: {check['statement']}: {check['value']} -> "
-                         f"{'met' if check['met'] else 'not met' if check['met'] is False else 'not measured'}")
+            lines.append(f"  target {name}: {check['statement']}: {check['value']} -> {_verdict(check['met'])}"
+                         + (f"; by the allocator peak: {check['allocator_value']} -> "
+                            f"{_verdict(check['allocator_met'])}" if "allocator_value" in check else ""))
     return "\n".join(lines)
+
+
+def _verdict(met: bool | None) -> str:
+    return "met" if met else "not met" if met is False else "not measured"
 
 
 def _f(value: float | None, digits: int, kind: str = "f") -> str:

@@ -19,6 +19,12 @@ telling glibc to return freed memory (fixed mmap threshold, ``malloc_trim``), wh
 the training allocated (tensors, autograd graph, optimiser state, allocator overhead). Each measurement runs
 in a fresh spawned process (:func:`measure_in_subprocess`), so one implementation's allocations and high-water
 mark cannot leak into another's.
+
+On CPU :func:`compare_step_time` also measures each implementation's **allocator peak** in a second, untimed
+process: the highest total of CPU tensor memory allocated above the start of training, from the profiler's
+memory events (``torch.profiler.profile(profile_memory=True)``), i.e. the CPU counterpart of
+``torch.cuda.max_memory_allocated`` (tensors only: no allocator caching, library workspaces or interpreter).
+The profiler slows the steps, so that process's times are not reported.
 """
 from __future__ import annotations
 
@@ -86,12 +92,16 @@ def _step_timer() -> Any:
 class _Memory:
     """Peak memory of a block of training (see the module docstring)."""
 
-    def __init__(self, accelerator: str) -> None:
+    def __init__(self, accelerator: str, allocator: bool = False) -> None:
         import torch
 
         self.gpu = accelerator == "gpu" and torch.cuda.is_available()
         self.metric = ("torch.cuda.max_memory_allocated during training" if self.gpu else
                        "resident-set growth during training (VmHWM after - VmRSS before, high-water mark reset)")
+        self.profiler = None
+        if allocator and not self.gpu:
+            self.profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
+                                                   profile_memory=True)
 
     def __enter__(self) -> "_Memory":
         import torch
@@ -106,6 +116,8 @@ class _Memory:
             libc.malloc_trim(0)
         self.reset = _reset_high_water_mark()
         self.before = _status_mb("VmRSS")
+        if self.profiler is not None:
+            self.profiler.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -117,6 +129,20 @@ class _Memory:
             return
         self.high_water = _status_mb("VmHWM")
         self.peak_mb = self.high_water - self.before if self.reset else float("nan")
+        if self.profiler is not None:
+            self.profiler.__exit__(None, None, None)
+            self.allocated_peak_mb = allocator_peak_bytes(self.profiler) / 2 ** 20
+
+
+def allocator_peak_bytes(profiler: Any) -> int:
+    """The highest running total of the CPU tensor bytes allocated (and not yet freed) in a finished
+    ``torch.profiler.profile(profile_memory=True)`` block, counted from the block's start (0 if nothing grew)."""
+    import torch
+
+    events = sorted((e.start_ns(), e.nbytes()) for e in profiler.profiler.kineto_results.events()
+                    if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU)
+    totals = np.cumsum([nbytes for _, nbytes in events]) if events else np.zeros(1, dtype=np.int64)
+    return int(max(0, totals.max()))
 
 
 def _libc() -> Any:
@@ -150,7 +176,7 @@ def _trainer(steps: int, accelerator: str, timer: Any, trainer_cls: Any) -> Any:
 
 
 def _run_ours(method: str, method_args: Mapping[str, Any], settings: Mapping[str, Any], steps: int,
-              seed: int) -> tuple[Any, "_Memory"]:
+              seed: int, allocator: bool = False) -> tuple[Any, "_Memory"]:
     import pytorch_lightning as pl
     from pytorch_lightning.utilities import CombinedLoader
     from torch.utils.data import DataLoader
@@ -166,12 +192,13 @@ def _run_ours(method: str, method_args: Mapping[str, Any], settings: Mapping[str
     timer = _step_timer()
     trainer = _trainer(steps, settings["accelerator"], timer, pl.Trainer)
     loader = CombinedLoader({"train": train, "val": val}, mode="min_size")
-    with _Memory(settings["accelerator"]) as memory:
+    with _Memory(settings["accelerator"], allocator) as memory:
         trainer.fit(module, train_dataloaders=loader)
     return timer, memory
 
 
-def _run_nni_darts(settings: Mapping[str, Any], steps: int, seed: int) -> tuple[Any, "_Memory"]:
+def _run_nni_darts(settings: Mapping[str, Any], steps: int, seed: int,
+                   allocator: bool = False) -> tuple[Any, "_Memory"]:
     import pytorch_lightning as pl
     import torch
     from nni.nas.evaluator.pytorch import Classification, DataLoader
@@ -194,7 +221,7 @@ def _run_nni_darts(settings: Mapping[str, Any], steps: int, seed: int) -> tuple[
     with tempfile.TemporaryDirectory(prefix="effnas-nni-darts-") as workdir:
         experiment.config.experiment_working_directory = workdir  # its logs, not ~/nni-experiments
         try:
-            with _Memory(settings["accelerator"]) as memory:
+            with _Memory(settings["accelerator"], allocator) as memory:
                 experiment.run()
         finally:
             _release(experiment)
@@ -221,11 +248,13 @@ def _model_kwargs(settings: Mapping[str, Any], data: Any) -> dict[str, int]:
 
 
 def measure_impl(impl: str, *, settings: Mapping[str, Any], steps: int, seed: int = 0,
-                 method_args: Mapping[str, Any] | None = None, threads: int | None = None) -> dict[str, Any]:
+                 method_args: Mapping[str, Any] | None = None, threads: int | None = None,
+                 allocator: bool = False) -> dict[str, Any]:
     """Time ``steps`` training steps of ``impl`` (``"ours:<method>"`` or ``"nni:darts"``) in this process.
 
     Returns ``step_s_median``/``step_s_mean`` over the steps after the first, ``steps_timed``, ``peak_memory_mb``
-    and ``memory_metric``; or ``{"error": reason}`` if the implementation cannot be run."""
+    and ``memory_metric``; or ``{"error": reason}`` if the implementation cannot be run. ``allocator=True``
+    (CPU) also returns ``allocated_peak_mb``, measured under the profiler, which slows the steps."""
     import torch
 
     from nni_effnas import compat
@@ -240,9 +269,9 @@ def measure_impl(impl: str, *, settings: Mapping[str, Any], steps: int, seed: in
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if impl == "nni:darts":
-                timer, memory = _run_nni_darts(settings, steps, seed)
+                timer, memory = _run_nni_darts(settings, steps, seed, allocator)
             elif impl.startswith("ours:"):
-                timer, memory = _run_ours(impl.split(":", 1)[1], method_args or {}, settings, steps, seed)
+                timer, memory = _run_ours(impl.split(":", 1)[1], method_args or {}, settings, steps, seed, allocator)
             else:
                 raise ValueError(f"unknown implementation {impl!r}; expected 'ours:<method>' or 'nni:darts'")
     except ValueError:
@@ -256,7 +285,8 @@ def measure_impl(impl: str, *, settings: Mapping[str, Any], steps: int, seed: in
             "step_s_mean": float(wall.mean()), "step_s_first": float(timer.seconds[0]),
             "cpu_s_median": float(np.median(cpu)), "cpu_s_mean": float(cpu.mean()),
             "peak_memory_mb": float(memory.peak_mb), "memory_metric": memory.metric,
-            "torch_threads": torch.get_num_threads()}
+            "torch_threads": torch.get_num_threads(),
+            **({"allocated_peak_mb": float(memory.allocated_peak_mb)} if memory.profiler is not None else {})}
 
 
 def measure_in_subprocess(impl: str, **kwargs: Any) -> dict[str, Any]:
@@ -295,6 +325,13 @@ def compare_step_time(*, settings: Mapping[str, Any], steps: int, seed: int = 0,
     rows = {impl: measure(impl, settings=dict(settings), steps=steps, seed=seed,
                           method_args=(method_args or {}).get(impl.split(":", 1)[1]) if impl.startswith("ours:")
                           else None) for impl in impls}
+    if settings["accelerator"] != "gpu":  # the allocator peak, in a second process each: the profiler slows steps
+        for impl, row in rows.items():
+            if "error" not in row:
+                profiled = measure(impl, settings=dict(settings), steps=steps, seed=seed, allocator=True,
+                                   method_args=(method_args or {}).get(impl.split(":", 1)[1])
+                                   if impl.startswith("ours:") else None)
+                row["allocated_peak_mb"] = profiled.get("allocated_peak_mb", float("nan"))
     ours, nni, pc = rows["ours:darts"], rows["nni:darts"], rows.get("ours:pc_darts")
     # on CPU, process CPU seconds: wall time on a shared machine measures the other jobs as much as ours
     time_key = "step_s_median" if settings["accelerator"] == "gpu" else "cpu_s_median"
@@ -310,6 +347,10 @@ def compare_step_time(*, settings: Mapping[str, Any], steps: int, seed: int = 0,
         targets["pc_darts_memory"] = {"statement": "PC-DARTS peak memory / DARTS peak memory <= 0.5",
                                       "value": mem_ratio, "met": None if mem_ratio is None else mem_ratio <= 0.5,
                                       "method_args": dict((method_args or {}).get("pc_darts", {}))}
+        if "allocated_peak_mb" in pc:
+            alloc_ratio = _ratio(pc, ours, "allocated_peak_mb")
+            targets["pc_darts_memory"].update(
+                allocator_value=alloc_ratio, allocator_met=None if alloc_ratio is None else alloc_ratio <= 0.5)
     metric = next((r["memory_metric"] for r in rows.values() if "memory_metric" in r), "n/a")
     return {"steps": steps, "seed": seed, "subprocess": subprocess, "memory_metric": metric, "impls": rows,
             "targets": targets}

@@ -118,15 +118,39 @@ def test_nni_darts_route_gives_a_step_time_or_a_reason():
         assert math.isfinite(row["peak_memory_mb"]) and "resident-set growth" in row["memory_metric"]
 
 
+def test_allocator_peak_counts_live_tensor_bytes():
+    import torch
+
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        a = torch.empty(2 ** 20)  # 4 MiB
+        del a
+        b, c = torch.empty(2 ** 19), torch.empty(2 ** 19)  # 2 + 2 MiB
+        d = torch.empty(2 ** 18)  # + 1 MiB while b and c live: the peak
+        del b, c, d
+    assert bench_oneshot_timing.allocator_peak_bytes(prof) == 5 * 2 ** 20
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+        pass
+    assert bench_oneshot_timing.allocator_peak_bytes(prof) == 0
+
+
+def test_allocator_peak_of_a_training_run():
+    row = bench_oneshot_timing.measure_impl("ours:darts", settings=TINY_SETTINGS, steps=2, allocator=True)
+    plain = bench_oneshot_timing.measure_impl("ours:darts", settings=TINY_SETTINGS, steps=2)
+    assert row["allocated_peak_mb"] > 0 and "allocated_peak_mb" not in plain
+
+
 def test_comparison_targets(monkeypatch):
     numbers = {"ours:darts": (1.0, 100.0), "nni:darts": (2.0, 120.0), "ours:pc_darts": (0.9, 40.0)}
 
-    def fake(impl, *, settings, steps, seed, method_args):
+    allocated = {"ours:darts": 50.0, "nni:darts": 60.0, "ours:pc_darts": 20.0}
+
+    def fake(impl, *, settings, steps, seed, method_args, allocator=False):
         if impl == "nni:darts" and settings.get("fail_nni"):
             return {"impl": impl, "error": "TypeError: nope"}
         cpu, mem = numbers[impl]
         return {"impl": impl, "step_s_median": 3 * cpu, "cpu_s_median": cpu, "peak_memory_mb": mem,
-                "memory_metric": "m", "method_args": method_args}
+                "memory_metric": "m", "method_args": method_args,
+                **({"allocated_peak_mb": allocated[impl], "step_s_median": 99.0} if allocator else {})}
 
     monkeypatch.setattr(bench_oneshot_timing, "measure_impl", fake)
     out = bench_oneshot_timing.compare_step_time(settings={**TINY_SETTINGS}, steps=3, subprocess=False,
@@ -138,6 +162,10 @@ def test_comparison_targets(monkeypatch):
         assert list(out["impls"]) == ["ours:darts", "nni:darts", "ours:pc_darts"]
         assert out["impls"]["ours:pc_darts"]["method_args"] == {"k": 4}
         assert mem["value"] == 0.4 and mem["met"] is True
+        assert mem["allocator_value"] == 0.4 and mem["allocator_met"] is True
+        # the profiled pass gives the allocator peak only: its slowed steps are not the reported times
+        assert out["impls"]["ours:darts"]["allocated_peak_mb"] == 50.0
+        assert out["impls"]["ours:darts"]["step_s_median"] == 3.0
     else:
         assert list(out["impls"]) == ["ours:darts", "nni:darts"] and mem["met"] is None and mem["reason"]
     failed = bench_oneshot_timing.compare_step_time(settings={**TINY_SETTINGS, "fail_nni": True}, steps=3,
