@@ -478,3 +478,73 @@ def test_darts_plus_runs_beside_a_second_collapse_monitor(tmp_path):
     result = run_oneshot(method="darts_plus", dataset="digits", epochs=1, batch_size=32,
                          model_kwargs={"channels": 4, "num_cells": 1}, callbacks=[monitor], checkpoint_dir=tmp_path)
     assert len(monitor.history) == 1 and result.epochs == 1 and (tmp_path / "last.ckpt").is_file()
+
+
+# --- DARTS-PT -----------------------------------------------------------------------------------------------------
+def test_darts_pt_removing_an_op_zeroes_its_weight_and_a_selected_edge_is_one_hot():
+    net, method = _supernet("darts_pt")
+    label = net.labels[0]
+    soft = method.edge_weights(dict(net.alpha), training=False)
+    method.removed = (label, 2)
+    removed = method.edge_weights(dict(net.alpha), training=False)
+    assert float(removed[label][2]) == 0.0  # the others keep their softmax weights: no renormalisation
+    torch.testing.assert_close(torch.cat([removed[label][:2], removed[label][3:]]),
+                               torch.cat([soft[label][:2], soft[label][3:]]))
+    method.removed = None
+    method.selected = {label: 3}
+    weights = method.edge_weights(dict(net.alpha), training=True)
+    assert weights[label].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0] and not weights[label].requires_grad
+    strengths = method.strengths(dict(net.alpha))
+    assert int(strengths[label].argmax()) == 3 and int((strengths[label] > 0).sum()) == 1
+
+
+def test_darts_pt_keeps_the_op_whose_removal_costs_most_and_tunes_between_decisions(monkeypatch):
+    from nni_effnas.strategies.oneshot import darts_pt
+
+    module = _module("nb201", "darts_pt", tune_steps=2)
+    _fit(module)
+    labels = module.supernet.labels
+    # accuracy (and loss) without op i of label L: op (L's position % 5) is the one the supernet needs;
+    # on the first label two removals tie on accuracy and the loss decides
+    needed = {label: i % 5 for i, label in enumerate(labels)}
+
+    def fake_evaluate(pl_module, batches):
+        label, index = pl_module.method.removed
+        if label == labels[0]:
+            return {0: (50.0, 1.0), 1: (40.0, 2.0), 2: (40.0, 3.0)}.get(index, (60.0, 0.5))
+        return (10.0, 5.0) if index == needed[label] else (60.0, 0.5)
+
+    weights_before = [p.detach().clone() for p in module.supernet.weight_parameters()]
+    monkeypatch.setattr(darts_pt, "_evaluate", fake_evaluate)
+    loaders = {"train": _batches(1), "val": _batches(2)}
+    darts_pt.select_by_perturbation(module, loaders)
+    expected = {label: needed[label] for label in labels[1:]}
+    expected[labels[0]] = 2  # accuracy ties 1 and 2; removing 2 raises the loss more
+    assert module.method.selected == expected
+    assert [entry["label"] for entry in module.method.selection] != labels  # a shuffled order
+    assert sorted(entry["label"] for entry in module.method.selection) == sorted(labels)
+    names = module.supernet.op_names
+    assert module.derived_sample() == {label: names[label][i] for label, i in expected.items()}
+    changed = any(not torch.equal(a, b) for a, b in zip(weights_before, module.supernet.weight_parameters()))
+    assert changed  # the supernet was tuned between decisions
+    selected = dict(module.method.selected)
+    darts_pt.select_by_perturbation(module, loaders)  # a resumed search that selected already: left alone
+    assert module.method.selected == selected and len(module.method.selection) == len(labels)
+
+
+def test_darts_pt_selects_after_training_through_its_callback():
+    module = _module("nb201", "darts_pt", tune_steps=0)
+    _fit(module, callbacks=module.method.callbacks())
+    method = module.method
+    assert sorted(method.selected) == sorted(module.supernet.labels)
+    for entry in method.selection:
+        accuracies = entry["accuracy_without"]
+        assert set(accuracies) == set(module.supernet.op_names[entry["label"]])
+        assert accuracies[entry["selected"]] == min(accuracies.values())
+    state = method.state_dict()
+    fresh = create_method("darts_pt", seed=5)
+    fresh.load_state_dict(state)
+    assert fresh.selected == method.selected and fresh.selection == method.selection
+    assert method.result_extra() == {"selection": method.selection}
+    with pytest.raises(ValueError, match="tune_steps must be an int >= 0"):
+        create_method("darts_pt", tune_steps=-1)

@@ -116,7 +116,7 @@ def run_oneshot(
         seconds_per_step=float(np.median(step_seconds)) if step_seconds else float("nan"),
         peak_memory_mb=_peak_memory_mb(accelerator), stopped_early=stop_reason,
         extra={"method_args": module.method.hparams(), "model_kwargs": kwargs, "dataset": dataset,
-               "limit": limit, "batch_size": batch_size},
+               "limit": limit, "batch_size": batch_size, **module.method.result_extra()},
     )
 
 

@@ -12,7 +12,8 @@ architecture step on a validation batch and a weight step on a training batch. A
 * how strong each op is when the final cell is derived (:meth:`OneShotMethod.strengths`), and how the cell is
   derived from those strengths (:meth:`OneShotMethod.derive`: the space's own rule unless the paper has one),
 * what changes from epoch to epoch (:meth:`OneShotMethod.on_epoch_start`: temperatures, decays, stages),
-* what it adds to the training loop as Lightning callbacks (:meth:`OneShotMethod.callbacks`: early stops),
+* what it adds to the training loop as Lightning callbacks (:meth:`OneShotMethod.callbacks`: early stops,
+  DARTS-PT's selection after training) and to the search result (:meth:`OneShotMethod.result_extra`),
 * whether the architecture gradient is first order or unrolled (``second_order``),
 * and, rarely, what a whole search is (:meth:`OneShotMethod.search`: one supernet training by default; P-DARTS's
   progressive stages are several).
@@ -138,6 +139,10 @@ class OneShotMethod:
 
     def epoch_metrics(self) -> dict[str, Any]:
         """Method-specific numbers reported with every epoch's intermediate result (P-DARTS: its stage)."""
+        return {}
+
+    def result_extra(self) -> dict[str, Any]:
+        """What the method adds to the search result's ``extra`` (DARTS-PT: its per-edge selection)."""
         return {}
 
     def callbacks(self) -> list["pl.Callback"]:

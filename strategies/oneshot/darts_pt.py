@@ -1,0 +1,209 @@
+"""DARTS-PT, registered as ``"darts_pt"``: DARTS with perturbation-based architecture selection.
+
+Paper: R. Wang, M. Cheng, X. Chen, X. Tang and C.-J. Hsieh, "Rethinking Architecture Selection in
+Differentiable NAS", ICLR 2021. Its finding: the size of an op's architecture weight does not say how much the
+supernet relies on the op (skip connections get large weights without being what the supernet needs, which is
+DARTS's collapse), so it selects each edge's op by what removing it costs the trained supernet instead.
+
+Implemented (Algorithm 1 of the paper, with tuning): the supernet is trained as DARTS trains it (first order,
+:class:`~nni_effnas.strategies.oneshot.base.OneShotMethod`'s relaxation). Then, edge by edge in a random order
+(from the method's generator):
+
+1. for every op of the edge, the supernet's accuracy on the architecture half of the training data with that op
+   removed (its mixing weight set to 0, the other weights unchanged, as the paper's projection does);
+2. the edge keeps the op whose removal costs the most accuracy (ties: the one whose removal raises the loss
+   most; we add this tie-break: on a small validation set accuracies tie often); from then on the edge's
+   weights are one-hot on that op;
+3. the supernet's weights are tuned for ``tune_steps`` SGD steps on the weight half of the training data (the
+   paper tunes for a few epochs between decisions), then the next edge is decided.
+
+The derived cell is the selected ops. ``warmup_epochs`` equal to the run's ``epochs`` (in ``search_args``)
+trains the supernet with fixed, uniform architecture weights: the paper's "DARTS-PT (fix alpha)".
+
+Deviations: a label is an edge here; on NAS-Bench-201 a label is one edge position shared by every cell of the
+supernet, so removing an op removes it from all cells at once (the paper's NAS-Bench-201 supernet also shares
+them). In the DARTS space the paper also selects each node's two input edges by perturbation; we keep DARTS's
+rule for them (the edges whose selected op has the largest softmax weight) and select only the ops by
+perturbation. Tuning uses a fresh SGD optimiser with the run's weight learning rate at the end of training,
+momentum and weight decay, and gradient clipping; it does not update the architecture weights. Accuracy is
+measured with the supernet in evaluation mode (BatchNorm running statistics), over at most ``eval_batches``
+batches.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from nni_effnas.checks import check_int
+from nni_effnas.strategies.oneshot import ONESHOT
+from nni_effnas.strategies.oneshot.base import OneShotMethod
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
+    from nni_effnas.oneshot.search import OneShotSearch
+    from nni_effnas.oneshot.supernet import Supernet
+    from nni_effnas.search_spaces.base import SearchSpace
+
+__all__ = ["DARTSPT", "select_by_perturbation"]
+
+
+@ONESHOT.register("darts_pt")
+class DARTSPT(OneShotMethod):
+    """DARTS training, then each edge's op chosen by how much removing it costs the supernet.
+
+    Args:
+        seed, init_scale: as :class:`OneShotMethod` (``seed`` also orders the edges).
+        tune_steps: weight steps that tune the supernet after each edge decision (0: none).
+        eval_batches: at most this many architecture batches measure each perturbation (None: all).
+    """
+
+    name = "darts_pt"
+
+    def __init__(self, *, seed: int = 0, init_scale: float = 1e-3, tune_steps: int = 8,
+                 eval_batches: int | None = None) -> None:
+        super().__init__(seed=seed, init_scale=init_scale)
+        check_int("tune_steps", tune_steps, 0)
+        if eval_batches is not None:
+            check_int("eval_batches", eval_batches, 1)
+        self.tune_steps, self.eval_batches = tune_steps, eval_batches
+        self.selected: dict[str, int] = {}  # label -> index of the op the edge keeps
+        self.removed: tuple[str, int] | None = None  # the op left out of the forward pass being measured
+        self.selection: list[dict[str, Any]] = []  # per decision: label, accuracy without each op, choice
+
+    def setup(self, supernet: "Supernet", *, space: "SearchSpace") -> None:
+        super().setup(supernet, space=space)
+        self.selected, self.removed, self.selection = {}, None, []
+
+    def edge_weights(self, alpha: dict[str, torch.Tensor], *, training: bool) -> dict[str, torch.Tensor]:
+        weights = super().edge_weights(alpha, training=training)
+        for label, index in self.selected.items():
+            weights[label] = torch.nn.functional.one_hot(torch.tensor(index), len(alpha[label])).to(alpha[label])
+        if self.removed is not None:
+            label, index = self.removed
+            keep = torch.ones_like(weights[label])
+            keep[index] = 0.0
+            weights[label] = weights[label] * keep
+        return weights
+
+    def strengths(self, alpha: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Before the selection, DARTS's softmax; after it, the selected op's softmax weight on each edge and 0
+        elsewhere (so the space's derivation picks the selected ops, and in the DARTS space ranks a node's
+        input edges by them)."""
+        soft = super().strengths(alpha)
+        if not self.selected:
+            return soft
+        out = {}
+        for label, s in soft.items():
+            index = self.selected.get(label)
+            out[label] = s if index is None else torch.zeros_like(s).index_fill(0, torch.tensor(index), s[index])
+        return out
+
+    def callbacks(self) -> list["pl.Callback"]:
+        import pytorch_lightning as pl
+
+        class PerturbationSelection(pl.Callback):
+            """Runs :func:`select_by_perturbation` when training ends."""
+
+            def on_train_end(self, trainer: "pl.Trainer", pl_module: "OneShotSearch") -> None:
+                select_by_perturbation(pl_module, trainer.train_dataloader)
+
+        return [PerturbationSelection()]
+
+    def result_extra(self) -> dict[str, Any]:
+        return {"selection": list(self.selection)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "selected": dict(self.selected), "selection": list(self.selection)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.selected = {str(k): int(v) for k, v in state.get("selected", {}).items()}
+        self.selection = list(state.get("selection", ()))
+
+    def hparams(self) -> dict[str, Any]:
+        return {**super().hparams(), "tune_steps": self.tune_steps, "eval_batches": self.eval_batches}
+
+
+def select_by_perturbation(pl_module: "OneShotSearch", loaders: Any) -> None:
+    """DARTS-PT's selection on a trained :class:`~nni_effnas.oneshot.search.OneShotSearch` whose method is
+    :class:`DARTSPT` (see the module docstring); ``loaders`` is the search's ``{"train": ..., "val": ...}``.
+    The method keeps the result (``selected``, ``selection``); a method that has selected already is left alone
+    (a resumed search)."""
+    method = pl_module.method
+    if not isinstance(method, DARTSPT) or method.selected:
+        return
+    if not isinstance(loaders, dict) or not {"train", "val"} <= set(loaders):
+        raise ValueError("DARTS-PT's selection needs the search's {'train': ..., 'val': ...} loaders, got "
+                         f"{type(loaders).__name__}")
+    batches = list(itertools.islice(loaders["val"], method.eval_batches))  # the same images for every op
+    labels = pl_module.supernet.labels
+    tuner = _Tuner(pl_module, loaders["train"])
+    for position in torch.randperm(len(labels), generator=method.generator).tolist():
+        label = labels[position]
+        names = pl_module.supernet.op_names[label]
+        scores = []  # (accuracy, loss) of the supernet without each op
+        for index in range(len(names)):
+            method.removed = (label, index)
+            try:
+                scores.append(_evaluate(pl_module, batches))
+            finally:
+                method.removed = None
+        choice = min(range(len(names)), key=lambda i: (scores[i][0], -scores[i][1], i))
+        method.selected[label] = choice
+        method.selection.append({"label": label, "accuracy_without": {n: a for n, (a, _) in zip(names, scores)},
+                                 "loss_without": {n: loss for n, (_, loss) in zip(names, scores)},
+                                 "selected": names[choice]})
+        if len(method.selected) < len(labels):
+            tuner.tune(method.tune_steps)
+
+
+@torch.no_grad()
+def _evaluate(pl_module: "OneShotSearch", batches: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[float, float]:
+    """The supernet's accuracy (%) and mean cross-entropy on ``batches``, in evaluation mode."""
+    was_training = pl_module.training
+    pl_module.eval()
+    correct, loss, total = 0, 0.0, 0
+    try:
+        for x, y in batches:
+            x, y = x.to(pl_module.device), y.to(pl_module.device)
+            logits = pl_module.supernet(x, method=pl_module.method, training=False)
+            correct += int((logits.argmax(1) == y).sum())
+            loss += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
+            total += len(y)
+    finally:
+        pl_module.train(was_training)
+    return 100.0 * correct / max(total, 1), loss / max(total, 1)
+
+
+class _Tuner:
+    """Weight-only SGD steps on the supernet between DARTS-PT's decisions."""
+
+    def __init__(self, pl_module: "OneShotSearch", loader: Any) -> None:
+        self.module, self.loader = pl_module, loader
+        self.weights = pl_module.supernet.weight_parameters()
+        self.optimizer = torch.optim.SGD(self.weights, lr=pl_module.w_lr_min, momentum=pl_module.w_momentum,
+                                         weight_decay=pl_module.w_weight_decay)
+        self.batches = iter(())
+
+    def tune(self, steps: int) -> None:
+        module = self.module
+        module.train()
+        for _ in range(steps):
+            x, y = self._next()
+            x, y = x.to(module.device), y.to(module.device)
+            self.optimizer.zero_grad()
+            with torch.enable_grad():
+                loss = module.loss_fn(module.supernet(x, method=module.method, training=True), y)
+                loss.backward(inputs=self.weights)
+            torch.nn.utils.clip_grad_norm_(self.weights, module.grad_clip)
+            self.optimizer.step()
+
+    def _next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        try:
+            return next(self.batches)
+        except StopIteration:
+            self.batches = iter(self.loader)
+            return next(self.batches)
