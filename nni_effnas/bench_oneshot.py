@@ -134,7 +134,9 @@ def search_one(variant: str, seed: int, *, settings: Mapping[str, Any],
     steps_per_epoch = (result.extra["limit"] or 0) // 2 // result.extra["batch_size"] if result.extra["limit"] else None
     record.update({
         "arch": result.arch, "index": load_table().index(result.arch), "accuracy": transfer_accuracies(result.arch),
-        "skip_count": last.get("skip_count"), "param_free_count": last.get("param_free_count"),
+        # counted on the final cell: P-DARTS's skip limit and DARTS-PT's selection come after the last epoch
+        "skip_count": sum(str(op) in monitor.skip_ops for op in result.sample.values()),
+        "param_free_count": sum(str(op) in monitor.param_free_ops for op in result.sample.values()),
         "alpha_entropy": last.get("alpha_entropy"), "alpha_entropy_norm": last.get("alpha_entropy_norm"),
         "hessian_eig": last.get("hessian_eig"), "seconds": result.seconds, "seconds_per_step": result.seconds_per_step,
         "epochs": result.epochs, "steps_per_epoch": steps_per_epoch, "stopped_early": result.stopped_early,
