@@ -147,6 +147,8 @@ def search_one(variant: str, seed: int, *, settings: Mapping[str, Any],
     })
     if stages:
         record["stages"] = stage_summaries(result)
+    if "selection" in result.extra:  # DARTS-PT's per-edge decisions
+        record["selection"] = result.extra["selection"]
     return record
 
 

@@ -23,9 +23,10 @@ trains the supernet with fixed, uniform architecture weights: the paper's "DARTS
 Deviations: a label is an edge here; on NAS-Bench-201 a label is one edge position shared by every cell of the
 supernet, so removing an op removes it from all cells at once (the paper's NAS-Bench-201 supernet also shares
 them). In the DARTS space the paper also selects each node's two input edges by perturbation; we keep DARTS's
-rule for them (the edges whose selected op has the largest softmax weight) and select only the ops by
-perturbation. Tuning uses a fresh SGD optimiser with the run's weight learning rate at the end of training,
-momentum and weight decay, and gradient clipping; it does not update the architecture weights. Accuracy is
+rule for them (the edges whose selected op has the largest softmax weight; an edge that keeps ``none`` ranks
+last) and select only the ops by perturbation. Tuning uses a fresh SGD optimiser at the floor of the run's
+weight learning rate (``w_lr_min``) with its momentum, weight decay and gradient clipping; it does not update
+the architecture weights. Accuracy is
 measured with the supernet in evaluation mode (BatchNorm running statistics), over at most ``eval_batches``
 batches.
 """
