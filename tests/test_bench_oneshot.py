@@ -259,3 +259,13 @@ def test_p_darts_runs_its_progressive_stages():
     assert parse_arch(run["arch"]).count("skip_connect") <= 2
     assert [c["epoch"] for c in run["curves"]] == [1, 2, 3]
     assert run["accuracy"]["cifar10"] == pytest.approx(load_table().query(run["arch"], "cifar10")["test_acc_200ep"])
+
+
+def test_darts_pt_run_reports_its_selection_and_the_final_cells_counts():
+    out = bench_oneshot.run_benchmark(**{**TINY, "variants": ("darts_pt",)})
+    run = out["runs"][0]
+    assert "error" not in run, run.get("error")
+    ops = parse_arch(run["arch"])
+    assert run["skip_count"] == ops.count("skip_connect")  # the selected cell's, not the last epoch's logits'
+    chosen = {entry["label"]: entry["selected"] for entry in run["selection"]}
+    assert len(chosen) == 6 and sorted(chosen.values()) == sorted(ops)
