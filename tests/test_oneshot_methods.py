@@ -548,3 +548,22 @@ def test_darts_pt_selects_after_training_through_its_callback():
     assert method.result_extra() == {"selection": method.selection}
     with pytest.raises(ValueError, match="tune_steps must be an int >= 0"):
         create_method("darts_pt", tune_steps=-1)
+
+
+def test_darts_pt_in_the_darts_space_keeps_darts_rule_for_inputs_and_an_edge_keeping_none_ranks_last(monkeypatch):
+    from nni_effnas.strategies.oneshot import darts_pt
+
+    module = _module("darts", "darts_pt", tune_steps=0)
+    names = module.supernet.op_names
+    target = {label: "none" if label.endswith("_1_3") else "sep_conv_3x3" for label in names}
+
+    def fake_evaluate(pl_module, batches):
+        label, index = pl_module.method.removed
+        return (10.0, 5.0) if names[label][index] == target[label] else (60.0, 0.5)
+
+    monkeypatch.setattr(darts_pt, "_evaluate", fake_evaluate)
+    darts_pt.select_by_perturbation(module, {"train": _batches(1, size=8), "val": _batches(2, size=8)})
+    sample = module.derived_sample()
+    assert get_space("darts").categorical().validate(sample) == sample
+    assert sample["normal_3_inputs"] == sample["reduce_3_inputs"] == "0_2"  # not 1: edge 1 -> 3 keeps none
+    assert {op for key, op in sample.items() if "_op" in key} == {"sep_conv_3x3"}
