@@ -8,6 +8,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from nni_effnas import bench_oneshot, bench_oneshot_timing, cli
 from nni_effnas.nb201 import load_table, parse_arch
@@ -119,8 +120,6 @@ def test_nni_darts_route_gives_a_step_time_or_a_reason():
 
 
 def test_allocator_peak_counts_live_tensor_bytes():
-    import torch
-
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
         a = torch.empty(2 ** 20)  # 4 MiB
         del a

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from nni_effnas.oneshot.search import OneShotSearch
 from nni_effnas.oneshot.supernet import Supernet
 from nni_effnas.search_spaces import get_space
-from nni_effnas.strategies.oneshot import ONESHOT, create_method
+from nni_effnas.strategies.oneshot import ONESHOT, create_method, darts_pt
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = {"nb201": {"channels": 4, "num_cells": 1}, "darts": {"channels": 4, "layers": 3}}
@@ -499,8 +499,6 @@ def test_darts_pt_removing_an_op_zeroes_its_weight_and_a_selected_edge_is_one_ho
 
 
 def test_darts_pt_keeps_the_op_whose_removal_costs_most_and_tunes_between_decisions(monkeypatch):
-    from nni_effnas.strategies.oneshot import darts_pt
-
     module = _module("nb201", "darts_pt", tune_steps=2)
     _fit(module)
     labels = module.supernet.labels
@@ -551,8 +549,6 @@ def test_darts_pt_selects_after_training_through_its_callback():
 
 
 def test_darts_pt_in_the_darts_space_keeps_darts_rule_for_inputs_and_an_edge_keeping_none_ranks_last(monkeypatch):
-    from nni_effnas.strategies.oneshot import darts_pt
-
     module = _module("darts", "darts_pt", tune_steps=0)
     names = module.supernet.op_names
     target = {label: "none" if label.endswith("_1_3") else "sep_conv_3x3" for label in names}
