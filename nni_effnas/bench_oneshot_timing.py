@@ -322,15 +322,17 @@ def compare_step_time(*, settings: Mapping[str, Any], steps: int, seed: int = 0,
     check_int("--timing-steps", steps, 2)
     measure = measure_in_subprocess if subprocess else measure_impl
     impls = ["ours:darts", "nni:darts"] + (["ours:pc_darts"] if "pc_darts" in ONESHOT else [])
-    rows = {impl: measure(impl, settings=dict(settings), steps=steps, seed=seed,
-                          method_args=(method_args or {}).get(impl.split(":", 1)[1]) if impl.startswith("ours:")
-                          else None) for impl in impls}
+
+    def args_of(impl: str) -> Mapping[str, Any] | None:
+        return (method_args or {}).get(impl.split(":", 1)[1]) if impl.startswith("ours:") else None
+
+    rows = {impl: measure(impl, settings=dict(settings), steps=steps, seed=seed, method_args=args_of(impl))
+            for impl in impls}
     if settings["accelerator"] != "gpu":  # the allocator peak, in a second process each: the profiler slows steps
         for impl, row in rows.items():
             if "error" not in row:
                 profiled = measure(impl, settings=dict(settings), steps=steps, seed=seed, allocator=True,
-                                   method_args=(method_args or {}).get(impl.split(":", 1)[1])
-                                   if impl.startswith("ours:") else None)
+                                   method_args=args_of(impl))
                 row["allocated_peak_mb"] = profiled.get("allocated_peak_mb", float("nan"))
     ours, nni, pc = rows["ours:darts"], rows["nni:darts"], rows.get("ours:pc_darts")
     # on CPU, process CPU seconds: wall time on a shared machine measures the other jobs as much as ours

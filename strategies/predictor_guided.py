@@ -48,9 +48,9 @@ import numpy as np
 from nni_effnas.checks import check_int, is_number
 from nni_effnas.encodings import append_features, available_encodings, encode
 from nni_effnas.predictors import PREDICTORS, create_predictor, preferred_encoding
-from nni_effnas.strategies.acquisition import ACQUISITIONS, check_acquisition
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
+from nni_effnas.strategies.acquisition import ACQUISITIONS, check_acquisition
 from nni_effnas.strategies.base import Strategy
 from nni_effnas.strategies.candidate_pool import CandidatePool, refit_due
 from nni_effnas.strategies.zc_common import ZeroCostMixin

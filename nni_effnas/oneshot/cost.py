@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Sequence, Union
+from typing import Callable, Literal, Mapping, Sequence, Union
 
 import torch
 
@@ -33,10 +33,6 @@ __all__ = ["CostPenalty", "OpCostTable", "expected_cost", "nb201_cost_table"]
 
 OpNames = Union[Mapping[str, Sequence[str]], Callable[[str], Sequence[str]]]
 _MODES = ("linear", "log", "hinge")
-
-
-def _check_cost(value: Any, what: str) -> float:
-    return check_number(what, value)
 
 
 class OpCostTable:
@@ -56,7 +52,7 @@ class OpCostTable:
             if not isinstance(ops, Mapping) or not ops:
                 raise ValueError(f"label {label!r} needs a non-empty mapping op -> cost, got {ops!r}")
             table[str(label)] = {
-                str(op): _check_cost(v, f"the cost of op {op!r} of label {label!r}") for op, v in ops.items()
+                str(op): check_number(f"the cost of op {op!r} of label {label!r}", v) for op, v in ops.items()
             }
         self._costs = table
         self.unit = unit
@@ -69,14 +65,14 @@ class OpCostTable:
         share the label); ``labels`` as a sequence means multiplier 1 for each."""
         if not isinstance(per_op, Mapping) or not per_op:
             raise ValueError(f"per_op must be a non-empty mapping op -> cost, got {per_op!r}")
-        base = {str(op): _check_cost(v, f"the cost of op {op!r}") for op, v in per_op.items()}
+        base = {str(op): check_number(f"the cost of op {op!r}", v) for op, v in per_op.items()}
         if isinstance(labels, str):
             raise ValueError(f"labels must be a sequence or mapping of labels, not the string {labels!r}")
         multipliers = dict(labels) if isinstance(labels, Mapping) else dict.fromkeys(labels, 1.0)
         if not multipliers:
             raise ValueError("labels must not be empty")
         for label, m in multipliers.items():
-            _check_cost(m, f"the multiplier of label {label!r}")
+            check_number(f"the multiplier of label {label!r}", m)
         return cls({label: {op: c * float(m) for op, c in base.items()} for label, m in multipliers.items()}, unit=unit)
 
     @classmethod
@@ -107,7 +103,7 @@ class OpCostTable:
                 if op in costs.setdefault(label, {}):
                     raise ValueError(f"{path.name} line {line}: duplicate row for label {label!r}, op {op!r}")
                 what = f"the cost of op {op!r} of label {label!r} ({path.name} line {line})"
-                costs[label][op] = _check_cost(value, what)
+                costs[label][op] = check_number(what, value)
         if not costs:
             raise ValueError(f"op cost table file {str(path)!r} has no rows")
         return cls(costs, unit=unit)
@@ -207,9 +203,9 @@ class CostPenalty:
             raise TypeError(f"table must be an OpCostTable, got {type(table).__name__}")
         if mode not in _MODES:
             raise ValueError(f"unknown cost penalty mode {mode!r}; expected one of: {', '.join(_MODES)}")
-        self.weight = _check_cost(weight, "the penalty weight")
+        self.weight = check_number("the penalty weight", weight)
         if mode == "hinge":
-            if target is None or _check_cost(target, "the penalty target") == 0:
+            if target is None or check_number("the penalty target", target) == 0:
                 raise ValueError(f"mode='hinge' needs a target > 0 in {table.unit}, got {target!r}")
         elif target is not None:
             raise ValueError(f"target={target!r} is only used by mode='hinge', not mode={mode!r}")

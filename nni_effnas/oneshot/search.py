@@ -166,17 +166,24 @@ class OneShotSearch(pl.LightningModule):
             arch_loss = self._arch_step((xt, yt), (xv, yv), w_lr=w_opt.param_groups[0]["lr"])
             a_opt.step()
             self._sums["arch_loss"] += float(arch_loss)
-        w_opt.zero_grad()
-        logits = self.supernet(xt, method=self.method, training=True)
-        loss = self._finite(self.loss_fn(logits, yt), "training")
-        weights = self.supernet.weight_parameters()
-        self.manual_backward(loss, inputs=weights)
-        nn.utils.clip_grad_norm_(weights, self.grad_clip)
-        w_opt.step()
+        loss, logits = self.weight_step(w_opt, xt, yt)
         self._sums["loss"] += float(loss.detach()) * len(yt)
         self._sums["correct"] += float((logits.argmax(1) == yt).sum())
         self._sums["n"] += len(yt)
         self._sums["steps"] += 1
+
+    def weight_step(self, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+                    y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step of ``optimizer`` on the supernet's weights with the training loss on ``(x, y)``: gradients of
+        the weights only, clipped to ``grad_clip``. Returns the loss and the logits. Also DARTS-PT's tuning."""
+        optimizer.zero_grad()
+        logits = self.supernet(x, method=self.method, training=True)
+        loss = self._finite(self.loss_fn(logits, y), "training")
+        weights = self.supernet.weight_parameters()
+        self.manual_backward(loss, inputs=weights)
+        nn.utils.clip_grad_norm_(weights, self.grad_clip)
+        optimizer.step()
+        return loss, logits
 
     def _arch_loss_with_penalties(self, xv: torch.Tensor, yv: torch.Tensor) -> torch.Tensor:
         loss = self.loss_fn(self.supernet(xv, method=self.method, training=True), yv)

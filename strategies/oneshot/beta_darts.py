@@ -44,9 +44,7 @@ class BetaDARTS(OneShotMethod):
     def __init__(self, *, seed: int = 0, init_scale: float = 1e-3, lam_min: float = 0.0,
                  lam_max: float = 1.0) -> None:
         super().__init__(seed=seed, init_scale=init_scale)
-        for key, value in (("lam_min", lam_min), ("lam_max", lam_max)):
-            check_number(key, value)
-        self.lam_min, self.lam_max = float(lam_min), float(lam_max)
+        self.lam_min, self.lam_max = check_number("lam_min", lam_min), check_number("lam_max", lam_max)
 
     @property
     def lam(self) -> float:

@@ -184,9 +184,8 @@ class _Tuner:
 
     def __init__(self, pl_module: "OneShotSearch", loader: Any) -> None:
         self.module, self.loader = pl_module, loader
-        self.weights = pl_module.supernet.weight_parameters()
-        self.optimizer = torch.optim.SGD(self.weights, lr=pl_module.w_lr_min, momentum=pl_module.w_momentum,
-                                         weight_decay=pl_module.w_weight_decay)
+        self.optimizer = torch.optim.SGD(pl_module.supernet.weight_parameters(), lr=pl_module.w_lr_min,
+                                         momentum=pl_module.w_momentum, weight_decay=pl_module.w_weight_decay)
         self.batches = iter(())
 
     def tune(self, steps: int) -> None:
@@ -194,13 +193,8 @@ class _Tuner:
         module.train()
         for _ in range(steps):
             x, y = self._next()
-            x, y = x.to(module.device), y.to(module.device)
-            self.optimizer.zero_grad()
             with torch.enable_grad():
-                loss = module.loss_fn(module.supernet(x, method=module.method, training=True), y)
-                loss.backward(inputs=self.weights)
-            torch.nn.utils.clip_grad_norm_(self.weights, module.grad_clip)
-            self.optimizer.step()
+                module.weight_step(self.optimizer, x.to(module.device), y.to(module.device))
 
     def _next(self) -> tuple[torch.Tensor, torch.Tensor]:
         try:

@@ -108,10 +108,9 @@ class FairDARTS(OneShotMethod):
     def __init__(self, *, seed: int = 0, init_scale: float = 1e-3, w01: float = 10.0,
                  threshold: float = 0.0) -> None:
         super().__init__(seed=seed, init_scale=init_scale)
-        check_number("w01", w01)
+        self.w01 = check_number("w01", w01)
         if not is_number(threshold) or not 0 <= threshold <= 1:
             raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
-        self.w01 = float(w01)
         self.threshold = float(threshold)
 
     def edge_weights(self, alpha: dict[str, torch.Tensor], *, training: bool) -> dict[str, torch.Tensor]:
