@@ -48,31 +48,20 @@ if TYPE_CHECKING:
     from nni_effnas.oneshot.supernet import Supernet
     from nni_effnas.search_spaces.base import SearchSpace
 
-__all__ = ["DARTSPT", "select_by_perturbation"]
+__all__ = ["DARTSPT", "Projection", "select_by_perturbation"]
 
 
-@ONESHOT.register("darts_pt")
-class DARTSPT(OneShotMethod):
-    """DARTS training, then each edge's op chosen by how much removing it costs the supernet.
+class Projection(OneShotMethod):
+    """DARTS's relaxation plus what a selection by perturbation needs: ops removed from the forward pass
+    (``removed``) and edges fixed to their selected op (``selected``), one-hot from then on. The base of
+    DARTS-PT and of :class:`~nni_effnas.strategies.oneshot.zc_pt.ZeroCostPT`, which differ in how they score a
+    removal and when they select."""
 
-    Args:
-        seed, init_scale: as :class:`OneShotMethod` (``seed`` also orders the edges).
-        tune_steps: weight steps that tune the supernet after each edge decision (0: none).
-        eval_batches: at most this many architecture batches measure each perturbation (None: all).
-    """
-
-    name = "darts_pt"
-
-    def __init__(self, *, seed: int = 0, init_scale: float = 1e-3, tune_steps: int = 8,
-                 eval_batches: int | None = None) -> None:
+    def __init__(self, *, seed: int = 0, init_scale: float = 1e-3) -> None:
         super().__init__(seed=seed, init_scale=init_scale)
-        check_int("tune_steps", tune_steps, 0)
-        if eval_batches is not None:
-            check_int("eval_batches", eval_batches, 1)
-        self.tune_steps, self.eval_batches = tune_steps, eval_batches
         self.selected: dict[str, int] = {}  # label -> index of the op the edge keeps
         self.removed: tuple[str, int] | None = None  # the op left out of the forward pass being measured
-        self.selection: list[dict[str, Any]] = []  # per decision: label, accuracy without each op, choice
+        self.selection: list[dict[str, Any]] = []  # per decision: label, score without each op, choice
 
     def setup(self, supernet: "Supernet", *, space: "SearchSpace") -> None:
         super().setup(supernet, space=space)
@@ -102,17 +91,6 @@ class DARTSPT(OneShotMethod):
             out[label] = s if index is None else torch.zeros_like(s).index_fill(0, torch.tensor(index), s[index])
         return out
 
-    def callbacks(self) -> list["pl.Callback"]:
-        import pytorch_lightning as pl
-
-        class PerturbationSelection(pl.Callback):
-            """Runs :func:`select_by_perturbation` when training ends."""
-
-            def on_train_end(self, trainer: "pl.Trainer", pl_module: "OneShotSearch") -> None:
-                select_by_perturbation(pl_module, trainer.train_dataloader)
-
-        return [PerturbationSelection()]
-
     def result_extra(self) -> dict[str, Any]:
         return {"selection": list(self.selection)}
 
@@ -123,6 +101,38 @@ class DARTSPT(OneShotMethod):
         super().load_state_dict(state)
         self.selected = {str(k): int(v) for k, v in state.get("selected", {}).items()}
         self.selection = list(state.get("selection", ()))
+
+
+@ONESHOT.register("darts_pt")
+class DARTSPT(Projection):
+    """DARTS training, then each edge's op chosen by how much removing it costs the supernet.
+
+    Args:
+        seed, init_scale: as :class:`OneShotMethod` (``seed`` also orders the edges).
+        tune_steps: weight steps that tune the supernet after each edge decision (0: none).
+        eval_batches: at most this many architecture batches measure each perturbation (None: all).
+    """
+
+    name = "darts_pt"
+
+    def __init__(self, *, seed: int = 0, init_scale: float = 1e-3, tune_steps: int = 8,
+                 eval_batches: int | None = None) -> None:
+        super().__init__(seed=seed, init_scale=init_scale)
+        check_int("tune_steps", tune_steps, 0)
+        if eval_batches is not None:
+            check_int("eval_batches", eval_batches, 1)
+        self.tune_steps, self.eval_batches = tune_steps, eval_batches
+
+    def callbacks(self) -> list["pl.Callback"]:
+        import pytorch_lightning as pl
+
+        class PerturbationSelection(pl.Callback):
+            """Runs :func:`select_by_perturbation` when training ends."""
+
+            def on_train_end(self, trainer: "pl.Trainer", pl_module: "OneShotSearch") -> None:
+                select_by_perturbation(pl_module, trainer.train_dataloader)
+
+        return [PerturbationSelection()]
 
     def hparams(self) -> dict[str, Any]:
         return {**super().hparams(), "tune_steps": self.tune_steps, "eval_batches": self.eval_batches}
