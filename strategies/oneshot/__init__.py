@@ -27,5 +27,6 @@ from nni_effnas.strategies.oneshot import drnas as _drnas  # noqa: E402,F401
 from nni_effnas.strategies.oneshot import beta_darts as _beta_darts  # noqa: E402,F401
 from nni_effnas.strategies.oneshot import p_darts as _p_darts  # noqa: E402,F401
 from nni_effnas.strategies.oneshot import darts_pt as _darts_pt  # noqa: E402,F401
+from nni_effnas.strategies.oneshot import zc_pt as _zc_pt  # noqa: E402,F401
 
 __all__ = ["ONESHOT", "OneShotMethod", "create_method"]
