@@ -147,8 +147,9 @@ def search_one(variant: str, seed: int, *, settings: Mapping[str, Any],
     })
     if stages:
         record["stages"] = stage_summaries(result)
-    if "selection" in result.extra:  # DARTS-PT's per-edge decisions
-        record["selection"] = result.extra["selection"]
+    for key in ("selection", "candidates"):  # DARTS-PT's and Zero-Cost-PT's per-edge decisions; Zero-Cost-PT's pool
+        if key in result.extra:
+            record[key] = result.extra[key]
     return record
 
 

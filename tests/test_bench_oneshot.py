@@ -268,3 +268,14 @@ def test_darts_pt_run_reports_its_selection_and_the_final_cells_counts():
     assert run["skip_count"] == ops.count("skip_connect")  # the selected cell's, not the last epoch's logits'
     chosen = {entry["label"]: entry["selected"] for entry in run["selection"]}
     assert len(chosen) == 6 and sorted(chosen.values()) == sorted(ops)
+
+
+def test_zc_pt_run_reports_its_candidates_and_no_training_curves():
+    args = {"zc_pt": {"pool_size": 2, "validate_batches": 1, "validate_model": {"channels": 4, "num_cells": 1}}}
+    out = bench_oneshot.run_benchmark(**{**TINY, "variants": ("zc_pt",), "method_args": args})
+    run = out["runs"][0]
+    assert "error" not in run, run.get("error")
+    assert [c["pass"] for c in run["candidates"]] == [0, 1] and run["arch"] in {c["arch"] for c in run["candidates"]}
+    assert run["epochs"] == 0 and run["curves"] == [] and run["method_args"]["pool_size"] == 2
+    chosen = {entry["label"]: entry["selected"] for entry in run["selection"]}
+    assert len(chosen) == 6 and sorted(chosen.values()) == sorted(parse_arch(run["arch"]))
