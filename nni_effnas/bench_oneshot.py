@@ -331,6 +331,8 @@ def plot(report: Mapping[str, Any], path: str | Path) -> None:
     ax.set_title(f"searched on {report['settings']['data']}, {len(report['seeds'])} seed(s)")
     for run in report["runs"]:
         curves = run.get("curves") or []
+        if not curves:  # a failed run, or one without supernet training (Zero-Cost-PT)
+            continue
         label = f"{run['variant']}/{run['seed']}"
         ax_skip.plot([c["epoch"] for c in curves], [c["skip_count"] for c in curves], marker="o", label=label)
         eig = [(c["epoch"], c["hessian_eig"]) for c in curves if c["hessian_eig"] is not None]

@@ -145,3 +145,16 @@ def test_retrain_example_trains_the_derived_cell(tmp_path, capsys):
     assert f"retrained nb201 {arch}" in out and "epoch 1: val_acc" in out
     accuracy = float(out.split("final val_acc ")[1].split()[0])
     assert 0 < accuracy <= 100 and (tmp_path / "run" / "model.pt").is_file()
+
+
+def test_zero_cost_pt_trial_reports_its_cell_without_training_epochs(fake_nni, tmp_path):
+    """Zero-Cost-PT trains no supernet: no intermediate results, a final result with the benchmark accuracy."""
+    monkeypatch, reports = fake_nni
+    params = {"method": "zc_pt", "seed": 0, "pool_size": 2, "validate_batches": 1,
+              "validate_model": {"channels": 4, "num_cells": 1}}
+    monkeypatch.setattr(nni, "get_next_parameter", lambda: params)
+    assert trial_main.main([*TINY, "--epochs", "1", "--out-dir", str(tmp_path)]) == 0
+    (final,) = reports["final"]
+    assert reports["intermediate"] == [] and final["epoch"] == 0 and final["val_acc"] is None
+    assert final["default"] == load_table().query(final["arch"], "cifar10")["test_acc_200ep"]
+    assert json.loads((tmp_path / "derived.json").read_text())["arch"] == final["arch"]
