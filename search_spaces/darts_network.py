@@ -206,14 +206,14 @@ class DartsNode(MutableModule):
             for s in strides
         })
 
-    def _apply(self, slot: nn.Module, source: int, x: torch.Tensor) -> torch.Tensor:
+    def _run_slot(self, slot: nn.Module, source: int, x: torch.Tensor) -> torch.Tensor:
         if isinstance(slot, nn.ModuleDict):
             slot = slot[f"stride{_stride(self.reduction, source)}"]
         return slot(x)
 
     def forward(self, states: list[torch.Tensor]) -> torch.Tensor:
         j, k = self.inputs
-        return self._apply(self.op0, j, states[j]) + self._apply(self.op1, k, states[k])
+        return self._run_slot(self.op0, j, states[j]) + self._run_slot(self.op1, k, states[k])
 
 
 class DartsCell(nn.Module):

@@ -334,6 +334,13 @@ def test_built_network_output_shape(space: DartsSpace, v2: dict, in_channels: in
     assert out.shape == (2, 7) and torch.isfinite(out).all()
 
 
+def test_a_built_network_moves_and_casts_like_any_module(space: DartsSpace, v2: dict) -> None:
+    """``.to()``, ``.double()`` and ``.cuda()`` go through ``nn.Module._apply``, which no node may shadow."""
+    model = space.build(v2, **TINY).to(torch.float64)
+    assert all(p.dtype == torch.float64 for p in model.parameters())
+    assert model(torch.randn(2, 3, 16, 16, dtype=torch.float64)).dtype == torch.float64
+
+
 def test_build_is_a_fixed_network_with_the_genotype_in_every_cell(space: DartsSpace, v2: dict) -> None:
     model = space.build(v2, channels=4, layers=5)
     assert not any(isinstance(m, LayerChoice) for m in model.modules())
