@@ -64,6 +64,11 @@ class SearchSpace(ABC):
         Default: every label its own group."""
         return {label: label for label in self.categorical().labels}
 
+    def kept_inputs(self) -> int | None:
+        """How many of a node's incoming edges (the labels :meth:`edge_groups` maps to it) a derived cell keeps,
+        for methods that select them (DARTS-PT, Zero-Cost-PT). Default: None, every edge is kept."""
+        return None
+
 
 def check_strengths(weights: Any, choices: Mapping[str, Any]) -> dict[str, dict[Any, float]]:
     """``weights`` as ``{label: {op: float}}`` for exactly the labels of ``choices`` (``label -> its ops``)."""

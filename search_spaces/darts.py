@@ -129,3 +129,7 @@ class DartsSpace(SearchSpace):
     def edge_groups(self) -> dict[str, str]:
         """Supernet edge label -> the node it feeds: ``"normal_0_2" -> "normal_2"``."""
         return {label: f"{label.split('_')[0]}_{label.rsplit('_', 1)[1]}" for label in EDGE_LABELS}
+
+    def kept_inputs(self) -> int:
+        """Every intermediate node of a derived cell keeps two of its incoming edges."""
+        return 2

@@ -548,18 +548,39 @@ def test_darts_pt_selects_after_training_through_its_callback():
         create_method("darts_pt", tune_steps=-1)
 
 
-def test_darts_pt_in_the_darts_space_keeps_darts_rule_for_inputs_and_an_edge_keeping_none_ranks_last(monkeypatch):
+def test_darts_pt_in_the_darts_space_selects_each_nodes_inputs_by_perturbation_too(monkeypatch):
     module = _module("darts", "darts_pt", tune_steps=0)
     names = module.supernet.op_names
-    target = {label: "none" if label.endswith("_1_3") else "sep_conv_3x3" for label in names}
+    # every edge needs sep_conv_3x3; node i needs its edges from node 0 and node i - 1
+    needed_edges = {label for label in names if label.split("_")[1] in ("0", str(int(label.split("_")[2]) - 1))}
+    measured_edges = []
 
     def fake_evaluate(pl_module, batches):
-        label, index = pl_module.method.removed
-        return (10.0, 5.0) if names[label][index] == target[label] else (60.0, 0.5)
+        method = pl_module.method
+        if method.removed_edge is not None:
+            assert method.removed is None and len(method.selected) == len(names)  # ops first, then inputs
+            measured_edges.append(method.removed_edge)
+            return (20.0, 3.0) if method.removed_edge in needed_edges else (70.0, 0.4)
+        label, index = method.removed
+        return (10.0, 5.0) if names[label][index] == "sep_conv_3x3" else (60.0, 0.5)
 
     monkeypatch.setattr(darts_pt, "_evaluate", fake_evaluate)
     darts_pt.select_by_perturbation(module, {"train": _batches(1, size=8), "val": _batches(2, size=8)})
     sample = module.derived_sample()
     assert get_space("darts").categorical().validate(sample) == sample
-    assert sample["normal_3_inputs"] == sample["reduce_3_inputs"] == "0_2"  # not 1: edge 1 -> 3 keeps none
+    for cell in ("normal", "reduce"):
+        assert [sample[f"{cell}_{i}_inputs"] for i in (3, 4, 5)] == ["0_2", "0_3", "0_4"]
     assert {op for key, op in sample.items() if "_op" in key} == {"sep_conv_3x3"}
+    method = module.method
+    assert sorted(d["node"] for d in method.inputs) == sorted(f"{c}_{i}" for c in ("normal", "reduce") for i in (3, 4, 5))
+    assert [d["node"] for d in method.inputs] != sorted(d["node"] for d in method.inputs)  # a shuffled order
+    assert sorted(measured_edges) == sorted(l for l in names if int(l.split("_")[2]) > 2)  # node 2 has no choice
+    assert method.dropped == {l for l in names if int(l.split("_")[2]) > 2} - needed_edges
+    strengths = module.arch_weights()
+    assert all(max(strengths[label].values()) == 0.0 for label in method.dropped)
+    assert method.result_extra()["inputs"] == method.inputs
+    fresh = create_method("darts_pt", seed=3)
+    fresh.load_state_dict(method.state_dict())
+    assert fresh.dropped == method.dropped and fresh.inputs == method.inputs
+    weights = method.edge_weights(dict(module.supernet.alpha), training=False)
+    assert all(float(weights[label].abs().sum()) == 0.0 for label in method.dropped)

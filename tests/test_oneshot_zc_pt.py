@@ -145,3 +145,35 @@ def test_a_gpu_request_without_a_gpu_is_a_clear_error():
         pytest.skip("this machine has a GPU")
     with pytest.raises(ValueError, match="accelerator='gpu' but torch sees no CUDA device"):
         search_oneshot(method="zc_pt", accelerator="gpu", **RUN)
+
+
+def test_in_the_darts_space_a_pass_selects_each_nodes_inputs_with_a_fresh_batch_per_node(monkeypatch):
+    torch.manual_seed(0)
+    module = OneShotSearch(space=get_space("darts"), method=create_method("zc_pt", seed=0),
+                           model_kwargs={"channels": 4, "layers": 3, "in_channels": 3, "num_classes": 10})
+    zc = module.method
+    names = module.supernet.op_names
+    needed_edges = {label for label in names if label.split("_")[1] in ("0", str(int(label.split("_")[2]) - 1))}
+    drawn = []
+
+    def batches():
+        while True:
+            drawn.append(len(drawn))
+            yield next(_batches())
+
+    def fake_score(net, name, *, inputs, targets, seed):
+        if zc.removed_edge is not None:
+            return 1.0 if zc.removed_edge in needed_edges else 5.0
+        label, index = zc.removed
+        return 0.5 if names[label][index] == "sep_conv_5x5" else 3.0
+
+    monkeypatch.setattr(proxies, "score", fake_score)
+    zc_pt.select_by_proxy(module, batches())
+    sample = module.derived_sample()
+    for cell in ("normal", "reduce"):
+        assert [sample[f"{cell}_{i}_inputs"] for i in (3, 4, 5)] == ["0_2", "0_3", "0_4"]
+    assert {op for key, op in sample.items() if "_op" in key} == {"sep_conv_5x5"}
+    assert len(drawn) == len(names) + 6  # one batch per edge, then one per node with a choice
+    assert [d["without"] for d in zc.inputs][0] and all(len(d["kept"]) == 2 for d in zc.inputs)
+    again = zc_pt.select_by_proxy(module, batches())  # a second pass starts afresh
+    assert len(again) == len(names) and len(zc.inputs) == 6

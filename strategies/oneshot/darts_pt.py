@@ -17,23 +17,26 @@ Implemented (Algorithm 1 of the paper, with tuning): the supernet is trained as 
 3. the supernet's weights are tuned for ``tune_steps`` SGD steps on the weight half of the training data (the
    paper tunes for a few epochs between decisions), then the next edge is decided.
 
-The derived cell is the selected ops. ``warmup_epochs`` equal to the run's ``epochs`` (in ``search_args``)
-trains the supernet with fixed, uniform architecture weights: the paper's "DARTS-PT (fix alpha)".
+In a space whose nodes keep only some of their incoming edges (the DARTS space: two), the topology is selected
+the same way once every edge has its op (:func:`select_inputs`, the paper's section 4.2): node by node in a
+random order, the supernet's accuracy with each incoming edge removed; the node keeps the two edges whose
+removal costs the most, the others are zeroed from then on, with tuning between nodes.
+
+The derived cell is the selected ops (and inputs). ``warmup_epochs`` equal to the run's ``epochs`` (in
+``search_args``) trains the supernet with fixed, uniform architecture weights: the paper's "DARTS-PT (fix
+alpha)".
 
 Deviations: a label is an edge here; on NAS-Bench-201 a label is one edge position shared by every cell of the
 supernet, so removing an op removes it from all cells at once (the paper's NAS-Bench-201 supernet also shares
-them). In the DARTS space the paper also selects each node's two input edges by perturbation; we keep DARTS's
-rule for them (the edges whose selected op has the largest softmax weight; an edge that keeps ``none`` ranks
-last) and select only the ops by perturbation. Tuning uses a fresh SGD optimiser at the floor of the run's
-weight learning rate (``w_lr_min``) with its momentum, weight decay and gradient clipping; it does not update
-the architecture weights. Accuracy is
-measured with the supernet in evaluation mode (BatchNorm running statistics), over at most ``eval_batches``
-batches.
+them; in the DARTS space a label is an edge shared by all normal or all reduction cells). Tuning uses a fresh
+SGD optimiser at the floor of the run's weight learning rate (``w_lr_min``) with its momentum, weight decay and
+gradient clipping; it does not update the architecture weights. Accuracy is measured with the supernet in
+evaluation mode (BatchNorm running statistics), over at most ``eval_batches`` batches.
 """
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
 
@@ -48,24 +51,30 @@ if TYPE_CHECKING:
     from nni_effnas.oneshot.supernet import Supernet
     from nni_effnas.search_spaces.base import SearchSpace
 
-__all__ = ["DARTSPT", "Projection", "select_by_perturbation"]
+__all__ = ["DARTSPT", "Projection", "select_by_perturbation", "select_inputs"]
 
 
 class Projection(OneShotMethod):
-    """DARTS's relaxation plus what a selection by perturbation needs: ops removed from the forward pass
-    (``removed``) and edges fixed to their selected op (``selected``), one-hot from then on. The base of
-    DARTS-PT and of :class:`~nni_effnas.strategies.oneshot.zc_pt.ZeroCostPT`, which differ in how they score a
-    removal and when they select."""
+    """DARTS's relaxation plus what a selection by perturbation needs: an op removed from the forward pass
+    (``removed``), edges fixed to their selected op (``selected``, one-hot from then on), and, in spaces whose
+    nodes keep only some inputs, a whole edge removed (``removed_edge``) and the edges a node dropped
+    (``dropped``, zero from then on). The base of DARTS-PT and of
+    :class:`~nni_effnas.strategies.oneshot.zc_pt.ZeroCostPT`, which differ in how they score a removal and when
+    they select."""
 
     def __init__(self, *, seed: int = 0, init_scale: float = 1e-3) -> None:
         super().__init__(seed=seed, init_scale=init_scale)
         self.selected: dict[str, int] = {}  # label -> index of the op the edge keeps
         self.removed: tuple[str, int] | None = None  # the op left out of the forward pass being measured
         self.selection: list[dict[str, Any]] = []  # per decision: label, score without each op, choice
+        self.dropped: set[str] = set()  # edges a node does not keep
+        self.removed_edge: str | None = None  # the edge left out of the forward pass being measured
+        self.inputs: list[dict[str, Any]] = []  # per node decision: node, score without each edge, kept edges
 
     def setup(self, supernet: "Supernet", *, space: "SearchSpace") -> None:
         super().setup(supernet, space=space)
         self.selected, self.removed, self.selection = {}, None, []
+        self.dropped, self.removed_edge, self.inputs = set(), None, []
 
     def edge_weights(self, alpha: dict[str, torch.Tensor], *, training: bool) -> dict[str, torch.Tensor]:
         weights = super().edge_weights(alpha, training=training)
@@ -76,31 +85,39 @@ class Projection(OneShotMethod):
             keep = torch.ones_like(weights[label])
             keep[index] = 0.0
             weights[label] = weights[label] * keep
+        for label in self.dropped | ({self.removed_edge} if self.removed_edge else set()):
+            weights[label] = torch.zeros_like(weights[label]).detach()
         return weights
 
     def strengths(self, alpha: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Before the selection, DARTS's softmax; after it, the selected op's softmax weight on each edge and 0
-        elsewhere (so the space's derivation picks the selected ops, and in the DARTS space ranks a node's
-        input edges by them)."""
+        elsewhere, and 0 on every op of a dropped edge (so the space's derivation picks the selected ops, and in
+        the DARTS space a node's kept edges)."""
         soft = super().strengths(alpha)
         if not self.selected:
             return soft
         out = {}
         for label, s in soft.items():
             index = self.selected.get(label)
-            out[label] = s if index is None else torch.zeros_like(s).index_fill(0, torch.tensor(index), s[index])
+            if label in self.dropped:
+                out[label] = torch.zeros_like(s)
+            else:
+                out[label] = s if index is None else torch.zeros_like(s).index_fill(0, torch.tensor(index), s[index])
         return out
 
     def result_extra(self) -> dict[str, Any]:
-        return {"selection": list(self.selection)}
+        return {"selection": list(self.selection), **({"inputs": list(self.inputs)} if self.inputs else {})}
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "selected": dict(self.selected), "selection": list(self.selection)}
+        return {**super().state_dict(), "selected": dict(self.selected), "selection": list(self.selection),
+                "dropped": sorted(self.dropped), "inputs": list(self.inputs)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.selected = {str(k): int(v) for k, v in state.get("selected", {}).items()}
         self.selection = list(state.get("selection", ()))
+        self.dropped = {str(label) for label in state.get("dropped", ())}
+        self.inputs = list(state.get("inputs", ()))
 
 
 @ONESHOT.register("darts_pt")
@@ -167,8 +184,48 @@ def select_by_perturbation(pl_module: "OneShotSearch", loaders: Any) -> None:
         method.selection.append({"label": label, "accuracy_without": {n: a for n, (a, _) in zip(names, scores)},
                                  "loss_without": {n: loss for n, (_, loss) in zip(names, scores)},
                                  "selected": names[choice]})
-        if len(method.selected) < len(labels):
+        if len(method.selected) < len(labels) or pl_module.space.kept_inputs() is not None:
             tuner.tune(method.tune_steps)
+
+    def measure() -> tuple[tuple[float, float], dict[str, float]]:
+        accuracy, loss = _evaluate(pl_module, batches)
+        return (accuracy, -loss), {"accuracy": accuracy, "loss": loss}
+
+    select_inputs(method, pl_module.space, labels, measure, after=lambda: tuner.tune(method.tune_steps))
+
+
+def select_inputs(method: Projection, space: "SearchSpace", labels: Sequence[str],
+                  measure: Callable[[], tuple[Any, Any]], after: Callable[[], None] | None = None) -> None:
+    """The topology half of a selection by perturbation, after every edge has its op: in a space whose nodes
+    keep ``space.kept_inputs()`` of their incoming edges (DARTS: 2), node by node in a random order (from the
+    method's generator), measure the supernet with each incoming edge removed and keep the edges whose removal
+    ranks lowest; the others are dropped. ``measure()`` returns ``(key, record)``: a sort key (lower: the
+    removal hurts more; ties: the earlier edge) and what to record. ``after()`` runs between nodes (DARTS-PT's
+    tuning). Nothing to do in a space that keeps every edge (NAS-Bench-201). Decisions go to
+    ``method.inputs``."""
+    keep = space.kept_inputs()
+    if keep is None:
+        return
+    groups, nodes = space.edge_groups(), {}
+    for label in labels:
+        nodes.setdefault(groups[label], []).append(label)
+    choices = [node for node, edges in nodes.items() if len(edges) > keep]
+    order = torch.randperm(len(choices), generator=method.generator).tolist()
+    for n, position in enumerate(order):
+        edges = nodes[choices[position]]
+        measured = []
+        for edge in edges:
+            method.removed_edge = edge
+            try:
+                measured.append(measure())
+            finally:
+                method.removed_edge = None
+        kept = sorted(range(len(edges)), key=lambda i: (measured[i][0], i))[:keep]
+        method.dropped.update(edge for i, edge in enumerate(edges) if i not in kept)
+        method.inputs.append({"node": choices[position], "without": {e: r for e, (_, r) in zip(edges, measured)},
+                              "kept": [edges[i] for i in sorted(kept)]})
+        if after is not None and n < len(order) - 1:
+            after()
 
 
 @torch.no_grad()

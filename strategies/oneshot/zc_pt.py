@@ -14,8 +14,11 @@ rounds, NASWOT as the proxy):
 2. ``pool_size`` times: edge by edge in a random order (from the method's generator), score the supernet with
    each op of the edge removed, on a fresh batch of the task's training images per edge; the edge keeps the op
    whose removal gives the *lowest* score (removing it hurts most) and is one-hot from then on. Each pass gives
-   one candidate cell. A proxy that scores every removal the same (``params`` counts the supernet's weights,
-   which a removal does not change) is an error;
+   one candidate cell. In a space whose nodes keep only some inputs (DARTS: two), the pass then selects them
+   the same way (:func:`~nni_effnas.strategies.oneshot.darts_pt.select_inputs`: each incoming edge removed in
+   turn, a fresh batch per node; the node keeps the edges whose removal scores lowest). A proxy that scores
+   every removal the same (``params`` counts the supernet's weights, which a removal does not change) is an
+   error;
 3. every distinct candidate is built as a stand-alone network with fresh weights and scored by the same proxy,
    summed over ``validate_batches`` batches (the same batches for every candidate); the highest sum wins. The
    network is the space's own evaluation network (NAS-Bench-201: 16 channels, 5 cells per stage), as in the
@@ -28,9 +31,7 @@ cell whatever the data (``BENCHMARKS.md``).
 
 Deviations: the paper scores on CIFAR batches of 256 with ``V = 100``; we take the search's dataset and
 ``batch_size`` and default to ``V = 10`` (a CPU budget). A label is an edge position shared by every cell of the
-supernet, as in DARTS-PT. In the DARTS space the paper also selects each node's inputs by perturbation; we keep
-DARTS's rule for them (the largest softmax weight of the selected ops, almost uniform at initialisation: close to
-a random choice). A score that is not finite (NASWOT's kernel can be singular) never wins an edge; an edge where
+supernet, as in DARTS-PT. A score that is not finite (NASWOT's kernel can be singular) never wins an edge; an edge where
 no removal gives a finite score is an error. There is no supernet training, so the run's ``epochs``,
 ``search_args``, callbacks and checkpoints have nothing to act on and are ignored; a search takes minutes and is
 repeated, not resumed, after a stop.
@@ -49,7 +50,7 @@ from torch.utils.data import DataLoader
 
 from nni_effnas.checks import check_int
 from nni_effnas.strategies.oneshot import ONESHOT
-from nni_effnas.strategies.oneshot.darts_pt import Projection
+from nni_effnas.strategies.oneshot.darts_pt import Projection, select_inputs
 
 if TYPE_CHECKING:
     from nni_effnas.oneshot.runner import OneShotResult
@@ -163,7 +164,7 @@ def run_zc_pt(
         selection = select_by_proxy(module, batches)
         sample = module.derived_sample()
         passes.append({"arch": search_space.to_string(sample), "sample": sample, "selected": dict(zc.selected),
-                       "selection": selection})
+                       "selection": selection, "dropped": set(zc.dropped), "inputs": list(zc.inputs)})
         _log.info("zc_pt seed %d: pass %d/%d gives %s", seed, number + 1, zc.pool_size, passes[-1]["arch"])
     validation = list(itertools.islice(_cycle(loader), zc.validate_batches))
     validate_kwargs = {"in_channels": data.in_channels, "num_classes": data.num_classes, **zc.validate_model}
@@ -172,6 +173,7 @@ def run_zc_pt(
     best = max(scores, key=lambda arch: (scores[arch], -[p["arch"] for p in passes].index(arch)))
     winner = next(p for p in passes if p["arch"] == best)
     zc.selected, zc.selection = dict(winner["selected"]), list(winner["selection"])
+    zc.dropped, zc.inputs = set(winner["dropped"]), list(winner["inputs"])
     seconds = time.perf_counter() - start
     sample = module.derived_sample()
     return OneShotResult(
@@ -187,8 +189,10 @@ def run_zc_pt(
 
 def select_by_proxy(module: "OneShotSearch", batches: Iterator[Batch]) -> list[dict[str, Any]]:
     """One pass of Zero-Cost-PT on ``module`` (whose method is a :class:`ZeroCostPT`): every edge, in a random
-    order, keeps the op whose removal gives the lowest proxy score on the next batch. The method's
-    ``selected`` is reset first and holds the pass's choice after; returns the per-edge decisions."""
+    order, keeps the op whose removal gives the lowest proxy score on the next batch; then, in a space whose
+    nodes keep only some inputs, each node keeps the incoming edges whose removal scores lowest. The method's
+    ``selected``/``dropped`` are reset first and hold the pass's choice after; returns the per-edge decisions
+    (the node decisions are in ``method.inputs``)."""
     from nni_effnas.proxies import score
 
     zc = module.method
@@ -196,7 +200,7 @@ def select_by_proxy(module: "OneShotSearch", batches: Iterator[Batch]) -> list[d
         raise TypeError(f"select_by_proxy needs a ZeroCostPT method, got {type(zc).__name__}")
     net = _Relaxed(module)
     labels = module.supernet.labels
-    zc.selected, zc.selection = {}, []
+    zc.selected, zc.selection, zc.dropped, zc.inputs = {}, [], set(), []
     for position in torch.randperm(len(labels), generator=zc.generator).tolist():
         label, (x, y) = labels[position], next(batches)
         names = module.supernet.op_names[label]
@@ -216,6 +220,16 @@ def select_by_proxy(module: "OneShotSearch", batches: Iterator[Batch]) -> list[d
         choice = min(finite, key=lambda i: (without[i], i))
         zc.selected[label] = choice
         zc.selection.append({"label": label, "score_without": dict(zip(names, without)), "selected": names[choice]})
+
+    batch: list[Batch] = []  # one batch per node, drawn when its first removal is measured
+
+    def measure() -> tuple[float, float]:
+        if not batch:
+            batch.append(next(batches))
+        value = score(net, zc.proxy, inputs=batch[0][0], targets=batch[0][1], seed=zc.seed)
+        return (value if math.isfinite(value) else math.inf), value
+
+    select_inputs(zc, module.space, labels, measure, after=batch.clear)
     return list(zc.selection)
 
 
