@@ -85,6 +85,7 @@ def wait(port: int, *, timeout_s: float = 600, poll_s: float = 2.0, progress: bo
     """Wait until the experiment leaves RUNNING; returns the final status."""
     deadline = time.monotonic() + timeout_s
     last = ""
+    idle_jobs = None  # the job count of the previous poll that saw NO_MORE_TRIAL with nothing running
     while time.monotonic() < deadline:
         try:
             state = status(port)
@@ -96,9 +97,17 @@ def wait(port: int, *, timeout_s: float = 600, poll_s: float = 2.0, progress: bo
         if progress and line != last:
             print(line, file=sys.stderr, flush=True)
             last = line
-        # NO_MORE_TRIAL: the tuner has nothing left to propose; over once the running trials end
-        if state in TERMINAL or (state in ("NO_MORE_TRIAL", "TUNER_NO_MORE_TRIAL") and not any(j.get("status") in ACTIVE_TRIALS for j in jobs)):
+        if state in TERMINAL:
             return state
+        # NO_MORE_TRIAL: the tuner has nothing left to propose; over once the running trials end. A tuner's
+        # last sample and its "no more" arrive together, and NNI submits that trial just after switching to
+        # NO_MORE_TRIAL: so the experiment is over only when two polls in a row see no active trial and the
+        # same number of trials.
+        idle = state in ("NO_MORE_TRIAL", "TUNER_NO_MORE_TRIAL") and not any(
+            j.get("status") in ACTIVE_TRIALS for j in jobs)
+        if idle and idle_jobs == len(jobs):
+            return state
+        idle_jobs = len(jobs) if idle else None
         time.sleep(poll_s)
     raise TimeoutError(f"experiment on port {port} still running after {timeout_s:.0f} s")
 
