@@ -147,7 +147,7 @@ def search_one(variant: str, seed: int, *, settings: Mapping[str, Any],
     })
     if stages:
         record["stages"] = stage_summaries(result)
-    for key in ("selection", "candidates"):  # DARTS-PT's and Zero-Cost-PT's per-edge decisions; Zero-Cost-PT's pool
+    for key in ("selection", "candidates"):  # per-edge decisions (DARTS-PT, Zero-Cost-PT); Zero-Cost-PT's pool
         if key in result.extra:
             record[key] = result.extra[key]
     return record

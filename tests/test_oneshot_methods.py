@@ -572,7 +572,8 @@ def test_darts_pt_in_the_darts_space_selects_each_nodes_inputs_by_perturbation_t
         assert [sample[f"{cell}_{i}_inputs"] for i in (3, 4, 5)] == ["0_2", "0_3", "0_4"]
     assert {op for key, op in sample.items() if "_op" in key} == {"sep_conv_3x3"}
     method = module.method
-    assert sorted(d["node"] for d in method.inputs) == sorted(f"{c}_{i}" for c in ("normal", "reduce") for i in (3, 4, 5))
+    nodes = sorted(f"{cell}_{i}" for cell in ("normal", "reduce") for i in (3, 4, 5))
+    assert sorted(d["node"] for d in method.inputs) == nodes
     assert [d["node"] for d in method.inputs] != sorted(d["node"] for d in method.inputs)  # a shuffled order
     assert sorted(measured_edges) == sorted(l for l in names if int(l.split("_")[2]) > 2)  # node 2 has no choice
     assert method.dropped == {l for l in names if int(l.split("_")[2]) > 2} - needed_edges
