@@ -1,4 +1,5 @@
 """The examples in examples/ run and print what they promise."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,10 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
                                               ("oneshot_search.py --methods zc_pt", "candidate cells scored by nwot")])
 def test_example_runs(script, expected):
     script, *args = script.split()
-    out = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, timeout=300)
+    # one intra-op thread, as the in-process tests (conftest's one_thread): on a busy 2-core machine two contending
+    # threads make tiny tensors tens of times slower (the Zero-Cost-PT example: 13 s against 405 s)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, timeout=300,
+                         env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert expected in out.stdout
