@@ -213,7 +213,9 @@ def select_by_proxy(module: "OneShotSearch", batches: Iterator[Batch]) -> list[d
                 zc.removed = None
         finite = [i for i, s in enumerate(without) if math.isfinite(s)]
         if not finite:
-            raise ValueError(f"zc_pt: proxy {zc.proxy!r} gave no finite score with any op of edge {label!r} removed")
+            kept = {entry["label"]: entry["selected"] for entry in zc.selection}
+            raise ValueError(f"zc_pt: proxy {zc.proxy!r} gave no finite score with any op of edge {label!r} removed "
+                             f"(the edges decided so far may cut the input off: {kept})")
         if len(finite) > 1 and len({without[i] for i in finite}) == 1:
             raise ValueError(f"zc_pt: proxy {zc.proxy!r} scores every removal on edge {label!r} the same "
                              f"({without[finite[0]]}): it cannot tell the ops apart; choose another proxy")
