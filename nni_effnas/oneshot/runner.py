@@ -24,7 +24,7 @@ from nni_effnas.oneshot.search import NonFiniteLossError, OneShotSearch
 from nni_effnas.search_spaces import get_space
 from nni_effnas.strategies.oneshot import create_method
 
-__all__ = ["OneShotResult", "run_oneshot", "search_oneshot"]
+__all__ = ["OneShotResult", "build_search", "run_oneshot", "search_extra", "search_oneshot"]
 
 _log = logging.getLogger(__name__)
 
@@ -78,18 +78,13 @@ def run_oneshot(
     images that measure the supernet each epoch. ``seconds_per_step`` in the result is the median wall time of
     one training step (architecture step + weight step), without data loading and validation.
     """
-    from nni_effnas.trials.data import load_dataset
-
     check_int("epochs", epochs)
     check_int("batch_size", batch_size, 2)
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs a checkpoint_dir")
-    search_space = get_space(space)
-    data = load_dataset(dataset, data_dir=data_dir, seed=seed, limit=limit)
-    kwargs = {"in_channels": data.in_channels, "num_classes": data.num_classes, **dict(model_kwargs or {})}
-    pl.seed_everything(seed, workers=True, verbose=False)
-    module = OneShotSearch(space=search_space, method=create_method(method, seed=seed, **dict(method_args or {})),
-                           model_kwargs=kwargs, **dict(search_args or {}))
+    search_space, data, kwargs, module = build_search(
+        space=space, method=method, method_args=method_args, dataset=dataset, data_dir=data_dir, limit=limit,
+        model_kwargs=model_kwargs, search_args=search_args, seed=seed)
     loaders = _loaders(data, batch_size=batch_size, seed=seed, val_limit=val_limit)
     ckpt = _checkpointing(checkpoint_dir)
     trainer = pl.Trainer(max_epochs=epochs, accelerator=accelerator, devices=1, logger=logger,
@@ -115,9 +110,32 @@ def run_oneshot(
         epochs=len(module.history), seconds=seconds,
         seconds_per_step=float(np.median(step_seconds)) if step_seconds else float("nan"),
         peak_memory_mb=_peak_memory_mb(accelerator), stopped_early=stop_reason,
-        extra={"method_args": module.method.hparams(), "model_kwargs": kwargs, "dataset": dataset,
-               "limit": limit, "batch_size": batch_size, **module.method.result_extra()},
+        extra=search_extra(module, model_kwargs=kwargs, dataset=dataset, limit=limit, batch_size=batch_size),
     )
+
+
+def build_search(*, space: str, method: str, method_args: Mapping[str, Any] | None, dataset: str,
+                 data_dir: str | Path | None, limit: int | None, model_kwargs: Mapping[str, Any] | None,
+                 search_args: Mapping[str, Any] | None,
+                 seed: int) -> tuple[Any, Any, dict[str, Any], OneShotSearch]:
+    """The search space, the dataset, the supernet's keyword arguments (the dataset's input channels and classes
+    unless ``model_kwargs`` say otherwise) and the seeded :class:`OneShotSearch` of one search."""
+    from nni_effnas.trials.data import load_dataset
+
+    search_space = get_space(space)
+    data = load_dataset(dataset, data_dir=data_dir, seed=seed, limit=limit)
+    kwargs = {"in_channels": data.in_channels, "num_classes": data.num_classes, **dict(model_kwargs or {})}
+    pl.seed_everything(seed, workers=True, verbose=False)
+    module = OneShotSearch(space=search_space, method=create_method(method, seed=seed, **dict(method_args or {})),
+                           model_kwargs=kwargs, **dict(search_args or {}))
+    return search_space, data, kwargs, module
+
+
+def search_extra(module: OneShotSearch, *, model_kwargs: Mapping[str, Any], dataset: str, limit: int | None,
+                 batch_size: int) -> dict[str, Any]:
+    """What a :class:`OneShotResult`'s ``extra`` records of the search's settings, plus the method's own extras."""
+    return {"method_args": module.method.hparams(), "model_kwargs": dict(model_kwargs), "dataset": dataset,
+            "limit": limit, "batch_size": batch_size, **module.method.result_extra()}
 
 
 def search_oneshot(*, method: str = "darts", **run_kwargs: Any) -> OneShotResult:

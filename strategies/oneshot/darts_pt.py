@@ -35,8 +35,9 @@ evaluation mode (BatchNorm running statistics), over at most ``eval_batches`` ba
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from nni_effnas.oneshot.supernet import Supernet
     from nni_effnas.search_spaces.base import SearchSpace
 
-__all__ = ["DARTSPT", "Projection", "select_by_perturbation", "select_inputs"]
+__all__ = ["DARTSPT", "Projection", "cycle_batches", "select_by_perturbation", "select_inputs"]
 
 
 class Projection(OneShotMethod):
@@ -75,6 +76,18 @@ class Projection(OneShotMethod):
         super().setup(supernet, space=space)
         self.selected, self.removed, self.selection = {}, None, []
         self.dropped, self.removed_edge, self.inputs = set(), None, []
+
+    @contextlib.contextmanager
+    def without(self, label: str, index: int | None = None) -> Iterator[None]:
+        """Forward passes inside leave out op ``index`` of edge ``label``, or (``index`` None) the whole edge."""
+        if index is None:
+            self.removed_edge = label
+        else:
+            self.removed = (label, index)
+        try:
+            yield
+        finally:
+            self.removed, self.removed_edge = None, None
 
     def edge_weights(self, alpha: dict[str, torch.Tensor], *, training: bool) -> dict[str, torch.Tensor]:
         weights = super().edge_weights(alpha, training=training)
@@ -174,11 +187,8 @@ def select_by_perturbation(pl_module: "OneShotSearch", loaders: Any) -> None:
         names = pl_module.supernet.op_names[label]
         scores = []  # (accuracy, loss) of the supernet without each op
         for index in range(len(names)):
-            method.removed = (label, index)
-            try:
+            with method.without(label, index):
                 scores.append(_evaluate(pl_module, batches))
-            finally:
-                method.removed = None
         choice = min(range(len(names)), key=lambda i: (scores[i][0], -scores[i][1], i))
         method.selected[label] = choice
         method.selection.append({"label": label, "accuracy_without": {n: a for n, (a, _) in zip(names, scores)},
@@ -215,11 +225,8 @@ def select_inputs(method: Projection, space: "SearchSpace", labels: Sequence[str
         edges = nodes[choices[position]]
         measured = []
         for edge in edges:
-            method.removed_edge = edge
-            try:
+            with method.without(edge):
                 measured.append(measure())
-            finally:
-                method.removed_edge = None
         kept = sorted(range(len(edges)), key=lambda i: (measured[i][0], i))[:keep]
         method.dropped.update(edge for i, edge in enumerate(edges) if i not in kept)
         method.inputs.append({"node": choices[position], "without": {e: r for e, (_, r) in zip(edges, measured)},
@@ -250,22 +257,21 @@ class _Tuner:
     """Weight-only SGD steps on the supernet between DARTS-PT's decisions."""
 
     def __init__(self, pl_module: "OneShotSearch", loader: Any) -> None:
-        self.module, self.loader = pl_module, loader
+        self.module = pl_module
         self.optimizer = torch.optim.SGD(pl_module.supernet.weight_parameters(), lr=pl_module.w_lr_min,
                                          momentum=pl_module.w_momentum, weight_decay=pl_module.w_weight_decay)
-        self.batches = iter(())
+        self.batches = cycle_batches(loader)
 
     def tune(self, steps: int) -> None:
         module = self.module
         module.train()
         for _ in range(steps):
-            x, y = self._next()
+            x, y = next(self.batches)
             with torch.enable_grad():
                 module.weight_step(self.optimizer, x.to(module.device), y.to(module.device))
 
-    def _next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        try:
-            return next(self.batches)
-        except StopIteration:
-            self.batches = iter(self.loader)
-            return next(self.batches)
+
+def cycle_batches(loader: Iterable[Any]) -> Iterator[Any]:
+    """``loader``'s batches, over and over (a new pass, so a new shuffle, each time it runs out)."""
+    while True:
+        yield from loader

@@ -38,6 +38,7 @@ repeated, not resumed, after a stop.
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 import logging
 import math
@@ -50,7 +51,7 @@ from torch.utils.data import DataLoader
 
 from nni_effnas.checks import check_int
 from nni_effnas.strategies.oneshot import ONESHOT
-from nni_effnas.strategies.oneshot.darts_pt import Projection, select_inputs
+from nni_effnas.strategies.oneshot.darts_pt import Projection, cycle_batches, select_inputs
 
 if TYPE_CHECKING:
     from nni_effnas.oneshot.runner import OneShotResult
@@ -84,8 +85,7 @@ class ZeroCostPT(Projection):
         from nni_effnas.proxies import PROXIES
 
         super().__init__(seed=seed, init_scale=init_scale)
-        PROXIES.get(proxy)  # one-line error naming the known proxies
-        self.proxy = PROXIES.canonical(proxy)
+        self.proxy = PROXIES.canonical(proxy)  # one-line error naming the known proxies
         self.pool_size = check_int("pool_size", pool_size)
         self.validate_batches = check_int("validate_batches", validate_batches)
         if validate_model is not None and not isinstance(validate_model, Mapping):
@@ -113,9 +113,6 @@ class _Relaxed(nn.Module):
         return self.module.supernet(x, method=self.module.method, training=False)
 
 
-_IGNORED = ("epochs", "val_limit", "search_args", "callbacks", "checkpoint_dir", "resume", "logger", "progress")
-
-
 def run_zc_pt(
     *,
     space: str = "nb201",
@@ -134,31 +131,26 @@ def run_zc_pt(
     on supernet training (``epochs``, ``search_args``, ``callbacks``, checkpoints, ...) are ignored; others are
     a ``TypeError``. The result has no history (``epochs`` 0); ``extra`` holds the ``candidates`` (cell, pass
     and validation score) and the winner's per-edge ``selection``."""
-    from nni_effnas.oneshot.runner import OneShotResult
-    from nni_effnas.oneshot.search import OneShotSearch
-    from nni_effnas.search_spaces import get_space
-    from nni_effnas.strategies.oneshot import create_method
-    from nni_effnas.trials.data import load_dataset
+    from nni_effnas.oneshot.runner import OneShotResult, build_search, run_oneshot, search_extra
 
-    unknown = sorted(set(ignored) - set(_IGNORED))
+    unknown = sorted(set(ignored) - set(inspect.signature(run_oneshot).parameters))
     if unknown:
         raise TypeError(f"run_zc_pt got unexpected keyword argument(s) {', '.join(unknown)}")
     check_int("batch_size", batch_size, 2)
     if ONESHOT.canonical(method) != ZeroCostPT.name:
         raise ValueError(f"run_zc_pt runs method 'zc_pt', got {method!r}")
     device = _device(accelerator)
-    search_space = get_space(space)
-    data = load_dataset(dataset, data_dir=data_dir, seed=seed, limit=limit)
-    kwargs = {"in_channels": data.in_channels, "num_classes": data.num_classes, **dict(model_kwargs or {})}
-    torch.manual_seed(seed)
-    zc = create_method(ZeroCostPT.name, seed=seed, **dict(method_args or {}))
-    module = OneShotSearch(space=search_space, method=zc, model_kwargs=kwargs).to(device)
+    search_space, data, kwargs, module = build_search(
+        space=space, method=ZeroCostPT.name, method_args=method_args, dataset=dataset, data_dir=data_dir,
+        limit=limit, model_kwargs=model_kwargs, search_args=None, seed=seed)
+    module.to(device)
+    zc = module.method
     loader = DataLoader(data.train, batch_size=batch_size, shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(seed))
     if len(loader) == 0:
         raise ValueError(f"{len(data.train)} training images are fewer than batch_size={batch_size}")
     start = time.perf_counter()
-    batches = _cycle(loader)
+    batches = cycle_batches(loader)
     passes = []
     for number in range(zc.pool_size):
         selection = select_by_proxy(module, batches)
@@ -166,24 +158,22 @@ def run_zc_pt(
         passes.append({"arch": search_space.to_string(sample), "sample": sample, "selected": dict(zc.selected),
                        "selection": selection, "dropped": set(zc.dropped), "inputs": list(zc.inputs)})
         _log.info("zc_pt seed %d: pass %d/%d gives %s", seed, number + 1, zc.pool_size, passes[-1]["arch"])
-    validation = list(itertools.islice(_cycle(loader), zc.validate_batches))
+    validation = list(itertools.islice(cycle_batches(loader), zc.validate_batches))
     validate_kwargs = {"in_channels": data.in_channels, "num_classes": data.num_classes, **zc.validate_model}
     scores = _validate(search_space, {p["arch"]: p["sample"] for p in passes}, validation, zc, validate_kwargs,
                        device)
-    best = max(scores, key=lambda arch: (scores[arch], -[p["arch"] for p in passes].index(arch)))
+    best = max(scores, key=scores.get)  # ties: the earliest pass (scores keeps the passes' order)
     winner = next(p for p in passes if p["arch"] == best)
     zc.selected, zc.selection = dict(winner["selected"]), list(winner["selection"])
     zc.dropped, zc.inputs = set(winner["dropped"]), list(winner["inputs"])
     seconds = time.perf_counter() - start
-    sample = module.derived_sample()
     return OneShotResult(
-        space=search_space.name, method=zc.name, seed=seed, sample=sample, arch=search_space.to_string(sample),
+        space=search_space.name, method=zc.name, seed=seed, sample=winner["sample"], arch=winner["arch"],
         history=[], weights=module.arch_weights(), epochs=0, seconds=seconds, seconds_per_step=float("nan"),
         peak_memory_mb=torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == "cuda" else None,
-        extra={"method_args": zc.hparams(), "model_kwargs": kwargs, "dataset": dataset, "limit": limit,
-               "batch_size": batch_size, "candidates": [{"pass": k, "arch": p["arch"], "score": scores[p["arch"]]}
-                                                        for k, p in enumerate(passes)],
-               **zc.result_extra()},
+        extra={**search_extra(module, model_kwargs=kwargs, dataset=dataset, limit=limit, batch_size=batch_size),
+               "candidates": [{"pass": k, "arch": p["arch"], "score": scores[p["arch"]]}
+                              for k, p in enumerate(passes)]},
     )
 
 
@@ -206,11 +196,8 @@ def select_by_proxy(module: "OneShotSearch", batches: Iterator[Batch]) -> list[d
         names = module.supernet.op_names[label]
         without = []
         for index in range(len(names)):
-            zc.removed = (label, index)
-            try:
+            with zc.without(label, index):
                 without.append(score(net, zc.proxy, inputs=x, targets=y, seed=zc.seed))
-            finally:
-                zc.removed = None
         finite = [i for i, s in enumerate(without) if math.isfinite(s)]
         if not finite:
             kept = {entry["label"]: entry["selected"] for entry in zc.selection}
@@ -249,11 +236,6 @@ def _validate(space: "SearchSpace", candidates: Mapping[str, Any], batches: list
         total = sum(score(net, zc.proxy, inputs=x, targets=y, seed=zc.seed) for x, y in batches)
         out[arch] = total if math.isfinite(total) else float("-inf")
     return out
-
-
-def _cycle(loader: DataLoader) -> Iterator[Batch]:
-    while True:
-        yield from loader
 
 
 def _device(accelerator: str) -> torch.device:
