@@ -10,7 +10,7 @@ import torch
 
 import nni_effnas.proxies as proxies
 from nni_effnas.oneshot import search_oneshot
-from nni_effnas.oneshot.search import OneShotSearch
+from nni_effnas.oneshot.search import OneShotSearch, SearchFailedError
 from nni_effnas.search_spaces import get_space
 from nni_effnas.strategies.oneshot import create_method
 from nni_effnas.strategies.oneshot import zc_pt
@@ -58,8 +58,8 @@ def test_each_edge_keeps_the_op_whose_removal_scores_lowest_and_a_nan_never_wins
 def test_an_edge_without_any_finite_score_is_a_clear_error(monkeypatch):
     module = _module()
     monkeypatch.setattr(proxies, "score", lambda *a, **k: float("inf"))
-    with pytest.raises(ValueError, match=r"zc_pt: proxy 'nwot' gave no finite score with any op of edge 'edge_\d_\d' "
-                                         r"removed \(the edges decided so far may cut the input off: \{\}\)"):
+    with pytest.raises(SearchFailedError, match=r"zc_pt: proxy 'nwot' gave no finite score with any op of edge "
+                                                r"'edge_\d_\d' removed \(the edges decided so far may cut the input off: \{\}\)"):
         zc_pt.select_by_proxy(module, _batches())
 
 

@@ -158,3 +158,18 @@ def test_zero_cost_pt_trial_reports_its_cell_without_training_epochs(fake_nni, t
     assert reports["intermediate"] == [] and final["epoch"] == 0 and final["val_acc"] is None
     assert final["default"] == load_table().query(final["arch"], "cifar10")["test_acc_200ep"]
     assert json.loads((tmp_path / "derived.json").read_text())["arch"] == final["arch"]
+
+
+def test_a_zero_cost_pt_search_without_a_finite_score_is_a_failed_trial(fake_nni, tmp_path, capsys):
+    """The proxy scoring nothing finite is an outcome of the search (exit 1, a FAILED trial), not bad input (2)."""
+    import nni_effnas.proxies as proxies
+
+    monkeypatch, reports = fake_nni
+    params = {"method": "zc_pt", "seed": 0, "pool_size": 1, "validate_batches": 1,
+              "validate_model": {"channels": 4, "num_cells": 1}}
+    monkeypatch.setattr(nni, "get_next_parameter", lambda: params)
+    monkeypatch.setattr(proxies, "score", lambda *a, **k: float("nan"))
+    assert trial_main.main([*TINY, "--epochs", "1", "--out-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("effnas-trial: error: zc_pt: proxy 'nwot' gave no finite score") and "\n" not in err
+    assert reports["final"] == [] and not (tmp_path / "derived.json").exists()

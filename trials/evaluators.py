@@ -324,7 +324,7 @@ class OneShotEvaluator(Evaluator):
         resume = ckpt_dir.is_dir() and any(ckpt_dir.rglob("last.ckpt"))  # P-DARTS: one folder per stage
         monitor = CollapseMonitor(hessian=self.hessian, seed=params.seed)
         reporter = _epoch_reporter(space=space, monitor=monitor, report=report)
-        with _quiet_lightning(), _non_finite_as_floating_point_error():
+        with _quiet_lightning(), _failed_search_as_floating_point_error():
             result = search_oneshot(
                 space=space.name, method=params.method, method_args=params.method_args, dataset=self.dataset,
                 data_dir=self.data_dir, limit=self.limit, val_limit=self.val_limit, epochs=self.epochs,
@@ -352,13 +352,14 @@ class OneShotEvaluator(Evaluator):
 
 
 @contextlib.contextmanager
-def _non_finite_as_floating_point_error() -> Iterator[None]:
-    """A diverged search is a failed evaluation (``effnas-trial`` exit status 1), not a crash."""
-    from nni_effnas.oneshot.search import NonFiniteLossError
+def _failed_search_as_floating_point_error() -> Iterator[None]:
+    """A diverged or otherwise failed search is a failed evaluation (``effnas-trial`` exit status 1), not a
+    crash and not bad input."""
+    from nni_effnas.oneshot.search import SearchFailedError
 
     try:
         yield
-    except NonFiniteLossError as exc:
+    except SearchFailedError as exc:
         raise FloatingPointError(str(exc)) from None
 
 

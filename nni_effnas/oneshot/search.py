@@ -41,13 +41,17 @@ from nni_effnas.oneshot.supernet import Supernet
 from nni_effnas.search_spaces.base import SearchSpace
 from nni_effnas.strategies.oneshot.base import OneShotMethod
 
-__all__ = ["NonFiniteLossError", "OneShotSearch"]
+__all__ = ["NonFiniteLossError", "OneShotSearch", "SearchFailedError"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 Penalty = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
 
-class NonFiniteLossError(RuntimeError):
+class SearchFailedError(RuntimeError):
+    """The search ran and failed: an outcome of its settings and seed (a failed trial), not a bad setting."""
+
+
+class NonFiniteLossError(SearchFailedError):
     """The search produced a NaN or infinite loss."""
 
 
