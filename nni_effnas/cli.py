@@ -117,7 +117,7 @@ def _bench_proxies(args: argparse.Namespace) -> int:
         dataset=args.dataset, sample=sample, seed=args.seed, proxies=_names(args.proxies),
         ensembles=[e for e in args.ensembles.split(",") if e], proxy_data=args.proxy_data,
         batch_size=args.batch_size, cache=False if args.no_cache else args.cache, naslib_dir=args.naslib_dir,
-        model_kwargs={"channels": args.channels, "num_cells": args.num_cells}, progress=progress)
+        model_kwargs={"channels": args.channels, "num_cells": args.num_cells}, progress=progress, truth=args.truth)
     if bar is not None:
         bar.close()
     return _write_report(bench_proxies, report, args)
@@ -350,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="zero-cost cache file (default ~/.cache/nni-effnas/zerocost.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="compute every score afresh and store nothing")
     p.add_argument("--naslib-dir", default=None, help="NAS-Bench-Suite-Zero files for the cell-by-cell agreement")
+    p.add_argument("--truth", default="test", help="rank against the 200-epoch 'test' accuracy or the 'valid' one "
+                   "(CIFAR-10's cifar10-valid setting, the one Abdelfattah et al. 2021 report)")
     p.add_argument("--json", help="write the full report (every score) here")
     p.add_argument("--plot", help="write the rho bar chart and best-proxy scatter (PNG) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -56,6 +56,18 @@ def test_params_row_matches_the_tables_parameter_count(report):
     assert row["spearman"] == pytest.approx(spearmanr(params_m, test).statistic, abs=1e-12)
 
 
+def test_truth_valid_ranks_against_the_200_epoch_validation_accuracy(report, cache_file, tmp_path):
+    """``truth="valid"`` reads the same cached scores and ranks them against ``valid_acc_200ep`` instead."""
+    valid = bench_proxies.run_proxy_benchmark(**ARGS, truth="valid", cache=cache_file, naslib_dir=tmp_path / "absent")
+    assert valid["target"] == "valid_acc_200ep" and valid["computed_s"] == 0 and valid["scores"] == report["scores"]
+    table, idx = load_table(), report["indices"]
+    params_m, acc = table.column("cifar10", "params_M")[idx], table.column("cifar10", "valid_acc_200ep")[idx]
+    row = next(r for r in valid["rows"] if r["proxy"] == "params")
+    assert row["spearman"] == pytest.approx(spearmanr(params_m, acc).statistic, abs=1e-12)
+    assert not np.allclose(acc, table.column("cifar10", "test_acc_200ep")[idx])  # a different column
+    assert "vs valid_acc_200ep" in bench_proxies.format_table(valid)
+
+
 def test_the_same_run_reads_the_cache(report, cache_file, tmp_path):
     again = bench_proxies.run_proxy_benchmark(**ARGS, cache=cache_file, naslib_dir=tmp_path / "absent")
     assert again["computed_s"] == 0 and again["scores"] == report["scores"] and again["rows"] == report["rows"]
@@ -97,6 +109,7 @@ def test_plot_writes_a_png(report, tmp_path):
     ({"sample": 20000}, "got 20000"),
     ({"ensembles": ("synflow+nwot",)}, "ensemble synflow\\+nwot uses nwot, not among --proxies"),
     ({"proxies": ("synflow", "nope")}, "unknown proxy 'nope'"),
+    ({"truth": "train"}, "unknown accuracy 'train' to rank against; expected one of: test, valid"),
 ])
 def test_bad_input_raises_value_error(kwargs, message, tmp_path):
     with pytest.raises(ValueError, match=message):
@@ -128,6 +141,7 @@ def test_cli_bench_proxies(cache_file, tmp_path, capsys):
     (["--sample", "6", "--ensembles", "synflow+nwot"], "uses nwot, not among --proxies"),
     (["--sample", "6", "--space", "darts"], "no proxy benchmark for space 'darts'"),
     (["--sample", "6", "--proxy-data", "cifar"], "unknown proxy data source 'cifar'"),
+    (["--sample", "6", "--truth", "best"], "unknown accuracy 'best' to rank against"),
 ])
 def test_cli_bad_input_returns_2(extra, message, tmp_path, capsys):
     argv = ["bench", "proxies", "--proxies", "synflow,params", "--ensembles", "synflow+params", "--batch-size", "4",
