@@ -47,17 +47,6 @@ class CandidatePool:
                 pool.append(child)
         return pool + self._random_unseen(size - len(pool), taken)
 
-    def _neighbourhood(self, sample: Sample) -> list[Sample]:
-        """Every fresh sample that differs from ``sample`` in exactly one label, in the space's order."""
-        space, taken, out = self._space(), set(), []
-        for label, values in space.choices:
-            for value in values:
-                if value != sample[label]:
-                    neighbour = {**sample, label: value}
-                    if self._fresh(neighbour, taken):
-                        out.append(neighbour)
-        return out
-
     def _random_unseen(self, count: int, taken: set[str]) -> list[Sample]:
         """Up to ``count`` distinct fresh samples. Random draws; a small space that is nearly used up (or whose
         draws all fail) is enumerated instead."""

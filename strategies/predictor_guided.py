@@ -21,12 +21,6 @@ Deviations from the paper:
   the search from collapsing onto one neighbourhood when the history is small. Isomorphic cells are not
   merged. Candidates are unseen and pass the user's constraint (``feasible``), so the search never proposes a
   sample twice and never pays for a rejection after the initial phase (the initial samples are filtered too).
-* Optional local-search fallback (``local_search=P``, off by default): once ``P`` rewards in a row have not
-  beaten the best, the pool is the best sample's whole unseen one-label neighbourhood, still ranked by the
-  acquisition, until a new best arrives (then ``P`` more predictor steps) or the neighbourhood is spent. Local
-  search is a strong NAS-Bench-201 baseline (White, Nolen and Savani, "Exploring the Loss Landscape in Neural
-  Architecture Search", UAI 2021); here it is the way out when the predictor is confidently wrong about the
-  cells next to the incumbent.
 * The predictor's own defaults are smaller than the paper's network (see :mod:`nni_effnas.predictors.mlp_ensemble`).
 * A fit that fails (or predicts non-finite values) is logged and the step falls back to a random sample.
 * Optional zero-cost warm start (``zero_cost``): the initial samples are the best of a scored pool rather than
@@ -79,8 +73,6 @@ class BANANAS(ZeroCostMixin, CandidatePool, Strategy):
         initial: rewards collected from random (or zero-cost warm-start) samples before the first fit.
         candidates: size of the pool scored per step (half mutations, half random).
         parents: the mutations are of this many best observed samples.
-        local_search: after this many rewards in a row without a new best, score the best sample's unseen
-            one-label neighbourhood instead of the pool (see the module docstring); ``None``: never.
         refit_every: refit after at least this many new rewards.
         refit_fraction: ... and after at least this fraction of the rewards of the last fit (0: refit on
             ``refit_every`` alone).
@@ -108,7 +100,6 @@ class BANANAS(ZeroCostMixin, CandidatePool, Strategy):
         parents: int = 10,
         refit_every: int = 1,
         refit_fraction: float = 0.1,
-        local_search: int | None = None,
         zero_cost: bool | Mapping[str, Any] = False,
         zc_feature: bool = False,
         search_space: str = "nb201",
@@ -133,7 +124,6 @@ class BANANAS(ZeroCostMixin, CandidatePool, Strategy):
             raise ValueError(f"refit_fraction must be a number in [0, 1], got {refit_fraction!r}")
         self.initial, self.candidates, self.parents, self.refit_every = initial, candidates, parents, refit_every
         self.refit_fraction = float(refit_fraction)
-        self.local_search = None if local_search is None else check_int("local_search", local_search, 1)
         self.zc_feature = bool(zc_feature)
         self.zc_pool_size = self._setup_zero_cost(zero_cost, search_space=search_space, dataset=dataset)
         if self.zc_feature and not self.zc_pool_size:
@@ -269,14 +259,7 @@ class BANANAS(ZeroCostMixin, CandidatePool, Strategy):
 
     def _candidates(self) -> list[Sample]:
         """Half mutations of the ``parents`` best observed samples (1 or 2 labels changed), half random; unseen,
-        feasible. With ``local_search`` and that many rewards since the last new best: the best sample's unseen
-        neighbourhood, if any is left."""
-        if self.local_search is not None:
-            best = max(range(len(self.history)), key=lambda i: (self.history[i][1], -i))
-            if len(self.history) - 1 - best >= self.local_search:
-                neighbours = self._neighbourhood(self.history[best][0])
-                if neighbours:
-                    return neighbours
+        feasible."""
         ranked = sorted(self.history, key=lambda item: -item[1])[: self.parents]
         return self._mutation_pool([sample for sample, _ in ranked], self.candidates)
 

@@ -149,51 +149,10 @@ def test_acquisition_functions():
     ({"predictor": "gnn", "encoding": "onehot"}, "reads \\['adjacency'\\], not encoding 'onehot'"),
     ({"zc_feature": True}, "zc_feature=True needs a zero-cost scorer"),
     ({"zero_cost": {"proxies": "nope"}}, "unknown proxy 'nope'"),
-    ({"local_search": 0}, "local_search must be an int >= 1, got 0"),
-    ({"local_search": 2.5}, "local_search must be an int >= 1, got 2.5"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         create_strategy("predictor_guided", **kwargs)
-
-
-def test_local_search_scores_the_best_samples_neighbourhood_once_the_search_stalls(toy_space):
-    """With ``local_search=3``: after 3 rewards in a row below the best, the pool is the best sample's whole
-    unseen, feasible one-label neighbourhood; a new best resets the count; a spent neighbourhood gives the
-    ordinary pool back."""
-    feasible = lambda s: s["a"] != 1  # noqa: E731 - one neighbour of the best is infeasible
-    strategy = create_strategy("predictor_guided", seed=0, initial=1, acquisition="mean", candidates=8,
-                               local_search=3, **FAST)
-    strategy.setup(toy_space, feasible=feasible)
-    best = {"a": 0, "b": "x", "c": True}
-    far = [{"a": 2, "b": "y", "c": False}, {"a": 3, "b": "z", "c": False}, {"a": 2, "b": "z", "c": False}]
-    neighbours = {toy_space.key({**best, **change}) for change in
-                  ({"a": 2}, {"a": 3}, {"b": "y"}, {"b": "z"}, {"c": False})}  # a=1 is infeasible
-    strategy.tell(best, 10.0)
-    for sample in far[:2]:
-        strategy.tell(sample, 1.0)
-    assert {toy_space.key(s) for s in strategy._candidates()} != neighbours  # 2 < 3: the ordinary pool
-    strategy.tell(far[2], 10.0)  # equal to the best is not a new best: 3 in a row now
-    assert sorted(toy_space.key(s) for s in strategy._candidates()) == sorted(neighbours)
-    proposals = []
-    for _ in range(len(neighbours)):
-        proposals.append(strategy.ask())
-        strategy.tell(proposals[-1], 0.0)
-    assert {toy_space.key(s) for s in proposals} == neighbours  # the whole neighbourhood, one at a time
-    assert not {toy_space.key(s) for s in strategy._candidates()} & neighbours  # spent: the ordinary pool
-    newer = {"a": 3, "b": "y", "c": True}
-    strategy.tell(newer, 11.0)
-    assert len(strategy._candidates()) == 8  # a new best: predictor steps again, not its neighbourhood
-
-
-def test_local_search_is_off_by_default_and_resumes_from_the_history(toy_space):
-    assert create_strategy("predictor_guided", seed=0).local_search is None
-    first = create_strategy("predictor_guided", seed=0, initial=2, local_search=2, **FAST)
-    drive(first, toy_space, 8)
-    again = create_strategy("predictor_guided", seed=0, initial=2, local_search=2, **FAST)
-    again.setup(toy_space)
-    again.load_state_dict(json.loads(json.dumps(first.state_dict())))
-    assert toy_space.key(again.ask()) == toy_space.key(first.ask())  # the stall count comes from the history
 
 
 def test_encoding_must_exist_for_the_space(toy_space):
