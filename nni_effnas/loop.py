@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from nni_effnas.checks import is_number
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies.base import Strategy
 
@@ -151,13 +151,17 @@ def _evaluate(number: int, sample: Sample, evaluate: Evaluate, reward_key: str, 
         _logger.warning("trial %d failed: %s: %s", number, type(exc).__name__, exc)
         return Trial(number, sample, FAILED, None, {}, wall, error=f"{type(exc).__name__}: {exc}")
     wall = time.perf_counter() - start
-    cost = float(metrics[cost_key]) if cost_key and cost_key in metrics else wall
+    cost = metrics[cost_key] if cost_key and cost_key in metrics else wall
     reward = metrics.get(reward_key)
-    if not isinstance(reward, (int, float)) or not math.isfinite(reward):
+    error = None
+    if not is_number(cost) or cost < 0:  # charged the wall time instead, so the clock stays a number
+        error, cost = f"metric {cost_key!r} is {cost!r}, expected a finite number >= 0", wall
+    elif not is_number(reward):
         error = f"metric {reward_key!r} is {reward!r}, expected a finite number"
+    if error is not None:
         _logger.warning("trial %d failed: %s", number, error)
-        return Trial(number, sample, FAILED, None, metrics, cost, error=error)
-    return Trial(number, sample, SUCCEEDED, float(reward), metrics, cost)
+        return Trial(number, sample, FAILED, None, metrics, float(cost), error=error)
+    return Trial(number, sample, SUCCEEDED, float(reward), metrics, float(cost))
 
 
 def _save(path: Path, strategy: Strategy, result: SearchResult) -> None:

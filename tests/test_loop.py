@@ -50,6 +50,27 @@ def test_failing_and_nan_trials_are_failed_and_search_goes_on(toy_space):
     assert res.best.reward == 1.0
 
 
+@pytest.mark.parametrize("metrics, error", [
+    ({"default": 1.0, "cost": "ten"}, "metric 'cost' is 'ten', expected a finite number >= 0"),
+    ({"default": 1.0, "cost": math.nan}, "metric 'cost' is nan, expected a finite number >= 0"),
+    ({"default": 1.0, "cost": -5.0}, "metric 'cost' is -5.0, expected a finite number >= 0"),
+    ({"default": True, "cost": 1.0}, "metric 'default' is True, expected a finite number"),
+    ({"default": "93.5", "cost": 1.0}, "metric 'default' is '93.5', expected a finite number"),
+])
+def test_a_bad_cost_or_reward_fails_the_trial_and_the_clock_stays_a_number(toy_space, metrics, error):
+    calls = []
+
+    def sometimes_bad(sample):
+        calls.append(sample)
+        return metrics if len(calls) == 2 else {"default": 1.0, "cost": 10.0}
+
+    res = run_search(create_strategy("random", seed=0), toy_space, sometimes_bad, max_trials=3)
+    assert [t.status for t in res.trials] == [SUCCEEDED, FAILED, SUCCEEDED]
+    assert res.trials[1].error == error and res.trials[1].reward is None
+    assert 0 <= res.trials[1].cost_s < 1 if "cost" in error else res.trials[1].cost_s == 1.0
+    assert math.isfinite(res.clock_s) and res.clock_s >= 20.0
+
+
 def test_constraint_rejects_before_evaluation_at_no_cost(toy_space):
     evaluated = []
 
