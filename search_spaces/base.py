@@ -64,6 +64,11 @@ class SearchSpace(ABC):
         Default: every label its own group."""
         return {label: label for label in self.categorical().labels}
 
+    def selectable(self, op: str) -> bool:
+        """Whether a derived cell can hold ``op`` on an edge: methods that pick each edge's op by perturbation
+        (DARTS-PT, Zero-Cost-PT) choose among these. Default: every op."""
+        return True
+
     def kept_inputs(self) -> int | None:
         """How many of a node's incoming edges (the labels :meth:`edge_groups` maps to it) a derived cell keeps,
         for methods that select them (DARTS-PT, Zero-Cost-PT). Default: None, every edge is kept."""

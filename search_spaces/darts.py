@@ -130,6 +130,11 @@ class DartsSpace(SearchSpace):
         """Supernet edge label -> the node it feeds: ``"normal_0_2" -> "normal_2"``."""
         return {label: f"{label.split('_')[0]}_{label.rsplit('_', 1)[1]}" for label in EDGE_LABELS}
 
+    def selectable(self, op: str) -> bool:
+        """Not ``none``: a genotype has no ``none`` op; whether an edge is used at all is its node's choice of
+        inputs (:meth:`kept_inputs`)."""
+        return op != "none"
+
     def kept_inputs(self) -> int:
         """Every intermediate node of a derived cell keeps two of its incoming edges."""
         return 2

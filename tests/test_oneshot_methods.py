@@ -585,3 +585,32 @@ def test_darts_pt_in_the_darts_space_selects_each_nodes_inputs_by_perturbation_t
     assert fresh.dropped == method.dropped and fresh.inputs == method.inputs
     weights = method.edge_weights(dict(module.supernet.alpha), training=False)
     assert all(float(weights[label].abs().sum()) == 0.0 for label in method.dropped)
+
+
+def test_darts_pt_never_selects_none_in_the_darts_space_but_does_on_nas_bench_201(monkeypatch):
+    """A genotype has no ``none`` op, so in the DARTS space an edge's op is chosen among the others (whether the
+    edge is used is the node's input selection); on NAS-Bench-201 ``none`` is an op like any other. Removing
+    ``none`` is scripted to hurt most, then ``sep_conv_3x3`` / ``nor_conv_1x1``."""
+    for space, second in (("darts", "sep_conv_3x3"), ("nb201", "nor_conv_1x1")):
+        module = _module(space, "darts_pt", tune_steps=0)
+        names = module.supernet.op_names
+        removed = []
+
+        def fake_evaluate(pl_module, batches):
+            method = pl_module.method
+            if method.removed_edge is not None:
+                return (50.0, 1.0)
+            label, index = method.removed
+            removed.append(names[label][index])
+            return {"none": 5.0, second: 10.0}.get(names[label][index], 60.0), 1.0
+
+        monkeypatch.setattr(darts_pt, "_evaluate", fake_evaluate)
+        darts_pt.select_by_perturbation(module, {"train": _batches(1, size=8), "val": _batches(2, size=8)})
+        chosen = {entry["selected"] for entry in module.method.selection}
+        if space == "darts":
+            assert chosen == {second} and "none" not in removed
+            assert all("none" not in entry["accuracy_without"] for entry in module.method.selection)
+            sample = module.derived_sample()
+            assert {op for key, op in sample.items() if "_op" in key} == {second}
+        else:
+            assert chosen == {"none"} and removed.count("none") == len(names)

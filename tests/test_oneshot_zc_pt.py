@@ -178,3 +178,29 @@ def test_in_the_darts_space_a_pass_selects_each_nodes_inputs_with_a_fresh_batch_
     assert [d["without"] for d in zc.inputs][0] and all(len(d["kept"]) == 2 for d in zc.inputs)
     again = zc_pt.select_by_proxy(module, batches())  # a second pass starts afresh
     assert len(again) == len(names) and len(zc.inputs) == 6
+
+
+def test_in_the_darts_space_an_edge_never_keeps_none(monkeypatch):
+    """Removing ``none`` scripted to score lowest: in the DARTS space ``none`` is not a candidate (a genotype
+    has no ``none``), so each edge keeps the next best op and the nodes' kept edges reach the derived cell."""
+    torch.manual_seed(0)
+    module = OneShotSearch(space=get_space("darts"), method=create_method("zc_pt", seed=0),
+                           model_kwargs={"channels": 4, "layers": 3, "in_channels": 3, "num_classes": 10})
+    zc = module.method
+    names = module.supernet.op_names
+    needed_edges = {label for label in names if label.split("_")[1] in ("0", str(int(label.split("_")[2]) - 1))}
+
+    def fake_score(net, name, *, inputs, targets, seed):
+        if zc.removed_edge is not None:
+            return 1.0 if zc.removed_edge in needed_edges else 5.0
+        op = names[zc.removed[0]][zc.removed[1]]
+        return {"none": 0.1, "dil_conv_3x3": 0.5}.get(op, 3.0)
+
+    monkeypatch.setattr(proxies, "score", fake_score)
+    selection = zc_pt.select_by_proxy(module, itertools.repeat(next(_batches())))
+    assert {entry["selected"] for entry in selection} == {"dil_conv_3x3"}
+    assert all("none" not in entry["score_without"] for entry in selection)
+    sample = module.derived_sample()
+    for cell in ("normal", "reduce"):
+        assert [sample[f"{cell}_{i}_inputs"] for i in (3, 4, 5)] == ["0_2", "0_3", "0_4"]
+    assert {op for key, op in sample.items() if "_op" in key} == {"dil_conv_3x3"}

@@ -20,7 +20,9 @@ Implemented (Algorithm 1 of the paper, with tuning): the supernet is trained as 
 In a space whose nodes keep only some of their incoming edges (the DARTS space: two), the topology is selected
 the same way once every edge has its op (:func:`select_inputs`, the paper's section 4.2): node by node in a
 random order, the supernet's accuracy with each incoming edge removed; the node keeps the two edges whose
-removal costs the most, the others are zeroed from then on, with tuning between nodes.
+removal costs the most, the others are zeroed from then on, with tuning between nodes. There an edge's op is
+chosen among the ops a genotype can hold (``SearchSpace.selectable``: not ``none``): whether an edge is used at
+all is the topology step's decision.
 
 The derived cell is the selected ops (and inputs). ``warmup_epochs`` equal to the run's ``epochs`` (in
 ``search_args``) trains the supernet with fixed, uniform architecture weights: the paper's "DARTS-PT (fix
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
     from nni_effnas.oneshot.supernet import Supernet
     from nni_effnas.search_spaces.base import SearchSpace
 
-__all__ = ["DARTSPT", "Projection", "cycle_batches", "select_by_perturbation", "select_inputs"]
+__all__ = ["DARTSPT", "Projection", "cycle_batches", "select_by_perturbation", "select_inputs", "selectable"]
 
 
 class Projection(OneShotMethod):
@@ -185,14 +187,14 @@ def select_by_perturbation(pl_module: "OneShotSearch", loaders: Any) -> None:
     for position in torch.randperm(len(labels), generator=method.generator).tolist():
         label = labels[position]
         names = pl_module.supernet.op_names[label]
-        scores = []  # (accuracy, loss) of the supernet without each op
-        for index in range(len(names)):
+        scores = {}  # (accuracy, loss) of the supernet without each op a derived cell can hold
+        for index in selectable(pl_module.space, names):
             with method.without(label, index):
-                scores.append(_evaluate(pl_module, batches))
-        choice = min(range(len(names)), key=lambda i: (scores[i][0], -scores[i][1], i))
+                scores[index] = _evaluate(pl_module, batches)
+        choice = min(scores, key=lambda i: (scores[i][0], -scores[i][1], i))
         method.selected[label] = choice
-        method.selection.append({"label": label, "accuracy_without": {n: a for n, (a, _) in zip(names, scores)},
-                                 "loss_without": {n: loss for n, (_, loss) in zip(names, scores)},
+        method.selection.append({"label": label, "accuracy_without": {names[i]: a for i, (a, _) in scores.items()},
+                                 "loss_without": {names[i]: loss for i, (_, loss) in scores.items()},
                                  "selected": names[choice]})
         if len(method.selected) < len(labels) or pl_module.space.kept_inputs() is not None:
             tuner.tune(method.tune_steps)
@@ -202,6 +204,11 @@ def select_by_perturbation(pl_module: "OneShotSearch", loaders: Any) -> None:
         return (accuracy, -loss), {"accuracy": accuracy, "loss": loss}
 
     select_inputs(method, pl_module.space, labels, measure, after=lambda: tuner.tune(method.tune_steps))
+
+
+def selectable(space: "SearchSpace", names: Sequence[str]) -> list[int]:
+    """Indices of the ops in ``names`` that a derived cell of ``space`` can hold (DARTS: all but ``none``)."""
+    return [index for index, name in enumerate(names) if space.selectable(name)]
 
 
 def select_inputs(method: Projection, space: "SearchSpace", labels: Sequence[str],

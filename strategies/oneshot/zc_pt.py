@@ -16,7 +16,8 @@ rounds, NASWOT as the proxy):
    whose removal gives the *lowest* score (removing it hurts most) and is one-hot from then on. Each pass gives
    one candidate cell. In a space whose nodes keep only some inputs (DARTS: two), the pass then selects them
    the same way (:func:`~nni_effnas.strategies.oneshot.darts_pt.select_inputs`: each incoming edge removed in
-   turn, a fresh batch per node; the node keeps the edges whose removal scores lowest). A proxy that scores
+   turn, a fresh batch per node; the node keeps the edges whose removal scores lowest), and an edge's op is
+   chosen among the ops a genotype can hold (not ``none``, as in DARTS-PT). A proxy that scores
    every removal the same (``params`` counts the supernet's weights, which a removal does not change) is an
    error;
 3. every distinct candidate is built as a stand-alone network with fresh weights and scored by the same proxy,
@@ -51,7 +52,7 @@ from torch.utils.data import DataLoader
 
 from nni_effnas.checks import check_int
 from nni_effnas.strategies.oneshot import ONESHOT
-from nni_effnas.strategies.oneshot.darts_pt import Projection, cycle_batches, select_inputs
+from nni_effnas.strategies.oneshot.darts_pt import Projection, cycle_batches, select_inputs, selectable
 
 if TYPE_CHECKING:
     from nni_effnas.oneshot.runner import OneShotResult
@@ -195,11 +196,11 @@ def select_by_proxy(module: "OneShotSearch", batches: Iterator[Batch]) -> list[d
     for position in torch.randperm(len(labels), generator=zc.generator).tolist():
         label, (x, y) = labels[position], next(batches)
         names = module.supernet.op_names[label]
-        without = []
-        for index in range(len(names)):
+        without = {}  # the proxy's score without each op a derived cell can hold
+        for index in selectable(module.space, names):
             with zc.without(label, index):
-                without.append(score(net, zc.proxy, inputs=x, targets=y, seed=zc.seed))
-        finite = [i for i, s in enumerate(without) if math.isfinite(s)]
+                without[index] = score(net, zc.proxy, inputs=x, targets=y, seed=zc.seed)
+        finite = [i for i, s in without.items() if math.isfinite(s)]
         if not finite:
             kept = {entry["label"]: entry["selected"] for entry in zc.selection}
             raise SearchFailedError(f"zc_pt: proxy {zc.proxy!r} gave no finite score with any op of edge {label!r} removed "
@@ -209,7 +210,8 @@ def select_by_proxy(module: "OneShotSearch", batches: Iterator[Batch]) -> list[d
                              f"({without[finite[0]]}): it cannot tell the ops apart; choose another proxy")
         choice = min(finite, key=lambda i: (without[i], i))
         zc.selected[label] = choice
-        zc.selection.append({"label": label, "score_without": dict(zip(names, without)), "selected": names[choice]})
+        zc.selection.append({"label": label, "score_without": {names[i]: s for i, s in without.items()},
+                             "selected": names[choice]})
 
     batch: list[Batch] = []  # one batch per node, drawn when its first removal is measured
 
