@@ -59,7 +59,8 @@ def test_an_edge_without_any_finite_score_is_a_clear_error(monkeypatch):
     module = _module()
     monkeypatch.setattr(proxies, "score", lambda *a, **k: float("inf"))
     with pytest.raises(SearchFailedError, match=r"zc_pt: proxy 'nwot' gave no finite score with any op of edge "
-                                                r"'edge_\d_\d' removed \(the edges decided so far may cut the input off: \{\}\)"):
+                                                r"'edge_\d_\d' removed \(the edges decided so far may cut the "
+                                                r"input off: \{\}\)"):
         zc_pt.select_by_proxy(module, _batches())
 
 

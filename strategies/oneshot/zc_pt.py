@@ -32,10 +32,10 @@ cell whatever the data (``BENCHMARKS.md``).
 
 Deviations: the paper scores on CIFAR batches of 256 with ``V = 100``; we take the search's dataset and
 ``batch_size`` and default to ``V = 10`` (a CPU budget). A label is an edge position shared by every cell of the
-supernet, as in DARTS-PT. A score that is not finite (NASWOT's kernel can be singular) never wins an edge; an edge where
-no removal gives a finite score fails the search (``SearchFailedError``: a failed trial, not bad input). There is no supernet training, so the run's ``epochs``,
-``search_args``, callbacks and checkpoints have nothing to act on and are ignored; a search takes minutes and is
-repeated, not resumed, after a stop.
+supernet, as in DARTS-PT. A score that is not finite (NASWOT's kernel can be singular) never wins an edge; an
+edge where no removal gives a finite score fails the search (``SearchFailedError``: a failed trial, not bad
+input). There is no supernet training, so the run's ``epochs``, ``search_args``, callbacks and checkpoints
+have nothing to act on and are ignored; a search takes minutes and is repeated, not resumed, after a stop.
 """
 from __future__ import annotations
 
@@ -203,8 +203,8 @@ def select_by_proxy(module: "OneShotSearch", batches: Iterator[Batch]) -> list[d
         finite = [i for i, s in without.items() if math.isfinite(s)]
         if not finite:
             kept = {entry["label"]: entry["selected"] for entry in zc.selection}
-            raise SearchFailedError(f"zc_pt: proxy {zc.proxy!r} gave no finite score with any op of edge {label!r} removed "
-                             f"(the edges decided so far may cut the input off: {kept})")
+            raise SearchFailedError(f"zc_pt: proxy {zc.proxy!r} gave no finite score with any op of edge {label!r} "
+                                    f"removed (the edges decided so far may cut the input off: {kept})")
         if len(finite) > 1 and len({without[i] for i in finite}) == 1:
             raise ValueError(f"zc_pt: proxy {zc.proxy!r} scores every removal on edge {label!r} the same "
                              f"({without[finite[0]]}): it cannot tell the ops apart; choose another proxy")
