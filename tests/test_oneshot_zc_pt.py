@@ -149,13 +149,19 @@ def test_a_gpu_request_without_a_gpu_is_a_clear_error():
         search_oneshot(method="zc_pt", accelerator="gpu", **RUN)
 
 
-def test_in_the_darts_space_a_pass_selects_each_nodes_inputs_with_a_fresh_batch_per_node(monkeypatch):
+def _darts_module() -> tuple[OneShotSearch, set[str]]:
+    """A tiny DARTS-space Zero-Cost-PT search, and the edges its scripted scores need: node i's edges from node 0
+    and from node i - 1."""
     torch.manual_seed(0)
     module = OneShotSearch(space=get_space("darts"), method=create_method("zc_pt", seed=0),
                            model_kwargs={"channels": 4, "layers": 3, "in_channels": 3, "num_classes": 10})
-    zc = module.method
     names = module.supernet.op_names
-    needed_edges = {label for label in names if label.split("_")[1] in ("0", str(int(label.split("_")[2]) - 1))}
+    return module, {label for label in names if label.split("_")[1] in ("0", str(int(label.split("_")[2]) - 1))}
+
+
+def test_in_the_darts_space_a_pass_selects_each_nodes_inputs_with_a_fresh_batch_per_node(monkeypatch):
+    module, needed_edges = _darts_module()
+    zc, names = module.method, module.supernet.op_names
     drawn = []
 
     def batches():
@@ -184,12 +190,8 @@ def test_in_the_darts_space_a_pass_selects_each_nodes_inputs_with_a_fresh_batch_
 def test_in_the_darts_space_an_edge_never_keeps_none(monkeypatch):
     """Removing ``none`` scripted to score lowest: in the DARTS space ``none`` is not a candidate (a genotype
     has no ``none``), so each edge keeps the next best op and the nodes' kept edges reach the derived cell."""
-    torch.manual_seed(0)
-    module = OneShotSearch(space=get_space("darts"), method=create_method("zc_pt", seed=0),
-                           model_kwargs={"channels": 4, "layers": 3, "in_channels": 3, "num_classes": 10})
-    zc = module.method
-    names = module.supernet.op_names
-    needed_edges = {label for label in names if label.split("_")[1] in ("0", str(int(label.split("_")[2]) - 1))}
+    module, needed_edges = _darts_module()
+    zc, names = module.method, module.supernet.op_names
 
     def fake_score(net, name, *, inputs, targets, seed):
         if zc.removed_edge is not None:
