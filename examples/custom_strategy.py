@@ -5,7 +5,7 @@
 """
 from nni_effnas.loop import run_search
 from nni_effnas.strategies import STRATEGIES
-from nni_effnas.strategies.base import Strategy
+from nni_effnas.strategies.base import Strategy, observed_reward
 from nni_effnas.strategies.regularized_evolution import mutate
 from nni_effnas.tabular import TabularBenchmark
 
@@ -23,6 +23,7 @@ class HillClimb(Strategy):
         return space.sample(self.rng) if self.best is None else mutate(self.best[0], space, self.rng)
 
     def tell(self, sample, reward, metrics=None):
+        reward = observed_reward(reward)  # None for a failed trial (also NaN, inf); refuses a non-number
         if reward is not None and (self.best is None or reward > self.best[1]):
             self.best = (sample, reward)
 

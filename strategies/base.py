@@ -5,6 +5,7 @@ Adapters turn a :class:`Strategy` into an NNI tuner (``nni_effnas.nni_tuner``), 
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any, Callable, Mapping
 
@@ -22,6 +23,8 @@ class Strategy(ABC):
     proposing them (the zero-cost strategies filter their candidate pools with it).
     ``ask`` returns ``None`` when the strategy has nothing more to propose. ``tell`` receives ``reward=None``
     for a failed trial or a sample rejected by a constraint; the strategy must not treat it as an observation.
+    ``tell`` passes its reward through :func:`observed_reward` first: NaN and infinities count as failed, and
+    anything but a number is refused before the strategy's state changes.
     All randomness comes from ``self.rng``, seeded from the constructor's ``seed``; ``state_dict`` captures it,
     so a restored strategy continues the same trajectory.
     """
@@ -45,6 +48,7 @@ class Strategy(ABC):
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
         """Observe the result of ``sample`` (``reward=None``: failed or rejected)."""
+        observed_reward(reward)
 
     @classmethod
     def benchmark_args(cls, benchmark: str) -> dict[str, Any]:
@@ -69,3 +73,15 @@ class Strategy(ABC):
         if self.space is None:
             raise RuntimeError(f"{type(self).__name__}.setup(space) must be called before ask()")
         return self.space
+
+
+def observed_reward(reward: Any) -> float | None:
+    """``tell``'s ``reward`` as a float, or ``None`` for a failed or rejected sample: ``None``, NaN or an
+    infinity (the adapters report those as failed trials too). Anything but a real number (a string, a bool)
+    is a one-line ``ValueError`` naming it."""
+    if reward is None:
+        return None
+    if isinstance(reward, (bool, np.bool_)) or not isinstance(reward, (int, float, np.integer, np.floating)):
+        raise ValueError(f"reward must be a number or None, got {reward!r}")
+    value = float(reward)
+    return value if math.isfinite(value) else None

@@ -9,12 +9,12 @@ search never stalls on the last few unseen samples.
 """
 from __future__ import annotations
 
-import math
 from typing import Collection, Sequence
 
 import numpy as np
 
 from nni_effnas.space import Sample
+from nni_effnas.strategies.base import observed_reward
 from nni_effnas.strategies.regularized_evolution import mutate
 
 #: spaces up to this size are enumerated when random draws find no unseen feasible sample
@@ -75,11 +75,12 @@ class CandidatePool:
         """``tell``'s bookkeeping: validate ``sample`` and mark it proposed; return it with its key when
         ``reward`` is a finite number for a sample not in ``seen`` (a result told twice, e.g. replayed on
         resume, keeps the first), else None."""
+        reward = observed_reward(reward)
         space = self._space()
         sample = space.validate(sample)
         key = space.key(sample)
         self.proposed.add(key)
-        if reward is None or isinstance(reward, bool) or not math.isfinite(float(reward)) or key in seen:
+        if reward is None or key in seen:
             return None
         return sample, key
 

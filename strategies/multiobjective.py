@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from nni_effnas.space import CategoricalSpace, Sample
-from nni_effnas.strategies.base import Strategy
+from nni_effnas.strategies.base import Strategy, observed_reward
 
 _logger = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ class MultiObjectiveMixin:
     def record(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None) -> float | None:
         """Store a successful observation; returns its cost, or ``None`` (failed, non-finite or cost unknown:
         not stored, with a warning in the last case)."""
-        if reward is None or isinstance(reward, bool) or not math.isfinite(float(reward)):
+        reward = observed_reward(reward)
+        if reward is None:
             return None
         key = self._space().key(sample)
         if key in self._observed_keys:  # told again (a replay, or a re-proposed sample): one observation
@@ -102,7 +103,7 @@ class MultiObjectiveMixin:
             _logger.warning("%s: trial reported no finite %r and there is no cost model; the observation is "
                             "ignored", type(self).__name__, self.cost_metric)
             return None
-        self.observations.append((dict(sample), float(reward), cost))
+        self.observations.append((dict(sample), reward, cost))
         self._observed_keys.add(key)
         return cost
 

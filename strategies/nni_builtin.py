@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 from nni_effnas import compat
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
-from nni_effnas.strategies.base import Strategy
+from nni_effnas.strategies.base import Strategy, observed_reward
 
 
 class NNIBuiltinTuner(Strategy):
@@ -57,6 +57,7 @@ class NNIBuiltinTuner(Strategy):
         self._late.append((pid, params))
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
+        reward = observed_reward(reward)
         queue = self._pending.get(self._space().key(sample))
         if not queue:
             return  # not proposed by the tuner (e.g. replayed history): nothing to match

@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
-from nni_effnas.strategies.base import Strategy
+from nni_effnas.strategies.base import Strategy, observed_reward
 
 _OPTUNA_TYPES = (type(None), bool, int, float, str)
 #: infeasible proposals penalised inside one ``ask`` before the last one is returned anyway (the loop rejects it)
@@ -119,10 +119,11 @@ class OptunaSamplerStrategy(Strategy):
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
         import optuna
 
+        reward = observed_reward(reward)
+        ok = reward is not None
         space = self._space()
         sample = space.validate(sample)
-        ok = reward is not None and reward == reward and abs(reward) != float("inf")
-        self.history.append((sample, float(reward) if ok else None))
+        self.history.append((sample, reward))
         queue = self._pending.get(space.key(sample))
         with quiet_optuna():
             if queue:

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from nni_effnas.space import Sample
 from nni_effnas.strategies import STRATEGIES
-from nni_effnas.strategies.base import Strategy
+from nni_effnas.strategies.base import Strategy, observed_reward
 
 
 def mutate(sample: Mapping[str, Any], space, rng) -> Sample:
@@ -66,9 +66,10 @@ class RegularizedEvolution(Strategy):
         return mutate(parent, self._space(), self.rng)
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
+        reward = observed_reward(reward)
         if reward is None:
             return
-        self.population.append((dict(sample), float(reward)))
+        self.population.append((dict(sample), reward))
         if len(self.population) > self.population_size:
             self.population.popleft()
 

@@ -59,7 +59,7 @@ import numpy as np
 from nni_effnas.checks import check_int, check_number
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies import STRATEGIES
-from nni_effnas.strategies.base import Strategy
+from nni_effnas.strategies.base import Strategy, observed_reward
 
 #: Zoph & Le initialise the controller's weights uniformly in [-0.08, 0.08]
 INIT_RANGE = 0.08
@@ -227,12 +227,13 @@ class REINFORCE(Strategy):
         return sample
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
+        reward = observed_reward(reward)
         space = self._space()
         sample = space.validate(sample)
         self.seen.add(space.key(sample))
-        if reward is None or isinstance(reward, bool) or not math.isfinite(float(reward)):
+        if reward is None:
             return
-        self.batch.append((list(space.encode(sample)), self._advantage(float(reward))))
+        self.batch.append((list(space.encode(sample)), self._advantage(reward)))
         if len(self.batch) >= self.batch_size:
             batch, self.batch = self.batch, []
             if any(adv != 0.0 for _, adv in batch):

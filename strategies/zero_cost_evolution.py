@@ -20,6 +20,7 @@ import numpy as np
 
 from nni_effnas.space import Sample
 from nni_effnas.strategies import STRATEGIES
+from nni_effnas.strategies.base import observed_reward
 from nni_effnas.strategies.regularized_evolution import RegularizedEvolution, mutate
 from nni_effnas.strategies.zc_common import ZeroCostMixin
 
@@ -73,6 +74,7 @@ class ZeroCostEvolution(ZeroCostMixin, RegularizedEvolution):
         return options[int(np.argmax(self.scorer.rank(options)))]
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
+        observed_reward(reward)  # refused before anything is recorded
         self.proposed.add(self._space().key(sample))
         super().tell(sample, reward, metrics)
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from nni_effnas.space import Sample
 from nni_effnas.strategies import STRATEGIES
-from nni_effnas.strategies.base import Strategy
+from nni_effnas.strategies.base import Strategy, observed_reward
 from nni_effnas.strategies.zc_common import BaseStrategyMixin, ZeroCostMixin, hamming_nearest
 
 
@@ -82,6 +82,7 @@ class ZeroCostPruning(BaseStrategyMixin, ZeroCostMixin, Strategy):
         return choice
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
+        observed_reward(reward)  # refused before anything is recorded
         self.proposed.add(self._space().key(sample))
         if self.base is not None:
             self.base.tell(sample, reward, metrics)

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from nni_effnas.space import Sample
 from nni_effnas.strategies import STRATEGIES
-from nni_effnas.strategies.base import Strategy
+from nni_effnas.strategies.base import Strategy, observed_reward
 from nni_effnas.strategies.zc_common import BaseStrategyMixin, ZeroCostMixin
 
 
@@ -62,7 +62,7 @@ class ZeroCostWarmup(BaseStrategyMixin, ZeroCostMixin, Strategy):
         return self.base.ask()
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
-        self.base.tell(sample, reward, metrics)
+        self.base.tell(sample, observed_reward(reward), metrics)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "queue": self.queue, "warmup": self.warmup,

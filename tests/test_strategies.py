@@ -59,6 +59,39 @@ def test_failed_trials_do_not_break_the_strategy(name, toy_space):
     assert toy_space.validate(strategy.ask())
 
 
+def _with_failures(name, space, failed):
+    """Proposals of a seeded run where every third reward is replaced by ``failed`` (cycled)."""
+    strategy = create_strategy(name, seed=1, **contract_args(name))
+    strategy.setup(space)
+    out = []
+    for i in range(14 if name != "zero_cost_pruning" else 10):
+        sample = strategy.ask()
+        if sample is None:
+            break
+        out.append(space.key(sample))
+        strategy.tell(sample, failed[i % len(failed)] if i % 3 == 1 else reward_of(sample), None)
+    return out
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_nan_and_infinite_rewards_are_failed_trials(name, toy_space):
+    """Told NaN or an infinity, a strategy goes on exactly as if told ``None`` (a failed trial)."""
+    inf = float("inf")
+    assert _with_failures(name, toy_space, [float("nan"), inf, -inf]) == _with_failures(name, toy_space, [None])
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+@pytest.mark.parametrize("bad", ["93.5", True, [1.0]])
+def test_a_reward_that_is_not_a_number_is_refused_and_changes_nothing(name, bad, toy_space):
+    strategy = create_strategy(name, seed=1, **contract_args(name))
+    strategy.setup(toy_space)
+    sample = strategy.ask()
+    before = repr(strategy.state_dict())
+    with pytest.raises(ValueError, match=r"^reward must be a number or None, got "):
+        strategy.tell(sample, bad, None)
+    assert repr(strategy.state_dict()) == before
+
+
 @pytest.mark.parametrize("name", ["random", "regularized_evolution"])
 def test_state_dict_resumes_the_same_trajectory(name, toy_space):
     full = trajectory(create_strategy(name, seed=3), toy_space, 40)
