@@ -5,9 +5,15 @@ For every strategy and seed, run the in-process loop on a :class:`TabularBenchma
 *reported* metric (200-epoch test accuracy) of the best-reward sample. Per strategy: mean, std, standard error
 and median over seeds, mean number of evaluated samples, and an anytime curve (best-so-far reported metric vs
 simulated time; median and quartiles over seeds).
+
+With a ``journal`` file every finished (strategy, seed) run is written to it at once (:mod:`nni_effnas.run_journal`);
+run the same command again after a stop and the finished runs are read back instead of run again. The same
+journal serves a later run with more seeds or more strategies under the same benchmark settings.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -19,6 +25,7 @@ import numpy as np
 from nni_effnas import compat
 from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.report_io import save_figure
+from nni_effnas.run_journal import RunJournal
 from nni_effnas.strategies import STRATEGIES, create_strategy
 from nni_effnas.tabular import Constraint, TabularBenchmark
 
@@ -87,10 +94,12 @@ def run_benchmark(
     seed_offset: int = 0,
     strategy_args: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[], None] | None = None,
+    journal: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run every strategy for ``seeds`` seeds; ``strategy_args`` maps a strategy name to its keyword
     arguments. Strategies that score networks (the zero-cost ones) are told the benchmark's space and task
-    (``Strategy.benchmark_args``) unless ``strategy_args`` says otherwise."""
+    (``Strategy.benchmark_args``) unless ``strategy_args`` says otherwise. ``journal``: see the module
+    docstring."""
     check_run(seeds, budget_frac)
     runs, extra = parse_strategies(strategies, strategy_args)  # row label -> registered strategy
     names = list(runs)
@@ -99,18 +108,28 @@ def run_benchmark(
     mask = constraint.mask(bench) if constraint else None
     grid = np.linspace(0, budget, CURVE_POINTS)
     compat.quiet_nni_logging()
+    done = _finished_runs(journal, bench, budget_frac, budget, constraint, runs, extra)
     stats = {}
     for name in names:
         st = StrategyStats(name, [], [], [round(float(t), 2) for t in grid], [])
         for seed in range(seed_offset, seed_offset + seeds):
-            kwargs = {**STRATEGIES.get(runs[name]).benchmark_args(bench.name), **extra.get(name, {})}
-            result = run_search(create_strategy(runs[name], seed=seed, **kwargs), bench.space, bench.evaluate,
-                                time_budget_s=budget, feasible=feasible)
-            best = result.best
-            st.final.append(best.metrics["reported"] if best else float("nan"))
-            st.evaluated.append(len(result.trials))
-            st.strategy_s.append(result.clock_s - sum(t.cost_s for t in result.trials))
-            st.curve.append(anytime(result, grid))
+            record = done.runs.get((name, seed)) if done else None
+            if record is None:
+                kwargs = {**STRATEGIES.get(runs[name]).benchmark_args(bench.name), **extra.get(name, {})}
+                result = run_search(create_strategy(runs[name], seed=seed, **kwargs), bench.space, bench.evaluate,
+                                    time_budget_s=budget, feasible=feasible)
+                best = result.best
+                record = {"label": name, "strategy": runs[name], "args": _args_key(extra.get(name, {})),
+                          "seed": seed, "final": float(best.metrics["reported"]) if best else None,
+                          "evaluated": len(result.trials),
+                          "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials),
+                          "curve": _clean(np.asarray(anytime(result, grid), dtype=float))}
+                if done:
+                    done.journal.append(record)
+            st.final.append(float("nan") if record["final"] is None else float(record["final"]))
+            st.evaluated.append(int(record["evaluated"]))
+            st.strategy_s.append(float(record["strategy_s"]))
+            st.curve.append([float("nan") if v is None else float(v) for v in record["curve"]])
             if progress:
                 progress()
         stats[name] = st.summary()
@@ -122,6 +141,43 @@ def run_benchmark(
         "feasible_fraction": float(mask.mean()) if mask is not None else 1.0,
         "strategies": stats,
     }
+
+
+@dataclass
+class _Finished:
+    journal: RunJournal
+    runs: dict[tuple[str, int], dict[str, Any]]
+
+
+def _args_key(args: Mapping[str, Any]) -> str:
+    return json.dumps(args, sort_keys=True, default=repr)
+
+
+def _finished_runs(path: str | Path | None, bench: TabularBenchmark, budget_frac: float, budget: float,
+                   constraint: Constraint | None, runs: Mapping[str, str], extra: Mapping[str, Mapping[str, Any]]
+                   ) -> _Finished | None:
+    """Open the journal (``None``: no journal) and index its records by ``(label, seed)``; a label recorded
+    with another strategy or other arguments than this run gives it is an error."""
+    if path is None:
+        return None
+    table = hashlib.sha256()  # the numbers a search reads: another table under the same name is refused
+    for values in (bench.reward, bench.cost, bench.reported):
+        table.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    settings = {"benchmark": bench.name, "table_sha256": table.hexdigest()[:16], "budget_frac": budget_frac,
+                "budget_s": budget, "constraint": str(constraint) if constraint else None,
+                "curve_points": CURVE_POINTS}
+    journal = RunJournal(path, "nni-effnas bench search", settings)
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for record in journal.records:
+        label = record.get("label")
+        if label in runs:
+            ours = (runs[label], _args_key(extra.get(label, {})))
+            if (record.get("strategy"), record.get("args")) != ours:
+                raise ValueError(f"{journal.path} has {label!r} run as {record.get('strategy')} with arguments "
+                                 f"{record.get('args')}; this run gives it {ours[0]} with {ours[1]} (use another "
+                                 "label or another journal file)")
+        out[(label, int(record["seed"]))] = record
+    return _Finished(journal, out)
 
 
 def check_run(seeds: int, budget_frac: float) -> None:

@@ -60,7 +60,8 @@ def _bench_search(args: argparse.Namespace) -> int:
     strategy_args = _json_arg(args.strategy_args, "--strategy-args") if args.strategy_args else None
     report = bench_search.run_benchmark(bench, strategies, seeds=args.seeds, budget_frac=args.budget_frac,
                                         constraint=constraint, seed_offset=args.seed_offset,
-                                        strategy_args=strategy_args, progress=progress.update)
+                                        strategy_args=strategy_args, progress=progress.update,
+                                        journal=args.journal)
     progress.close()
     return _write_report(bench_search, report, args)
 
@@ -329,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reported-column", default="reported", help="--table: the column reported for the best-reward row")
     s.add_argument("--json", help="write the full report here")
     s.add_argument("--plot", help="write the anytime plot (PNG) here")
+    s.add_argument("--journal", help="JSON-lines file of finished runs: a rerun after a stop (or with more seeds or "
+                   "strategies) reads them back instead of running them again")
     s.add_argument("--list-strategies", action="store_true", help="print the registered strategies, one a line")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_bench_search)

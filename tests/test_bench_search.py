@@ -123,3 +123,71 @@ def test_seeds_without_a_result_are_counted_not_averaged():
     assert "s: 1 of 3 seeds found no successful trial" in format_table(report)
     none = StrategyStats("s", [float("nan")], [0], [0.0], [[np.nan]]).summary()
     assert np.isnan(none["mean"]) and none["seeds_without_result"] == 1
+
+
+def test_a_stopped_benchmark_resumes_from_its_journal(bench, tmp_path, monkeypatch):
+    """Every finished run is in the journal at once; a rerun after a stop runs only the missing ones and
+    reports what an unstopped run reports; a later run with more seeds reuses the finished ones."""
+    import nni_effnas.bench_search as bench_search
+
+    journal = tmp_path / "runs.jsonl"
+    args = dict(seeds=3, budget_frac=0.05, strategy_args={"regularized_evolution": {"population_size": 5}})
+    whole = run_benchmark(bench, ["random", "evolution"], **args)
+    finished = []
+
+    def stop_after_four():
+        finished.append(1)
+        if len(finished) == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(bench, ["random", "evolution"], **args, journal=journal, progress=stop_after_four)
+    lines = journal.read_text().splitlines()
+    assert len(lines) == 1 + 4 and json.loads(lines[0])["journal"] == "nni-effnas bench search"
+    calls = []
+    real = bench_search.run_search
+    monkeypatch.setattr(bench_search, "run_search", lambda *a, **k: calls.append(1) or real(*a, **k))
+    resumed = run_benchmark(bench, ["random", "evolution"], **args, journal=journal)
+    assert len(calls) == 2  # the two runs the stop cut off
+    for name in ("random", "regularized_evolution"):
+        assert resumed["strategies"][name]["final"] == whole["strategies"][name]["final"]
+        assert resumed["strategies"][name]["evaluated_mean"] == whole["strategies"][name]["evaluated_mean"]
+    calls.clear()
+    more = run_benchmark(bench, ["random"], **{**args, "seeds": 5, "strategy_args": None}, journal=journal)
+    assert len(calls) == 2 and more["strategies"]["random"]["final"][:3] == whole["strategies"]["random"]["final"]
+
+
+def test_a_journal_cut_off_mid_write_loses_only_the_cut_line(bench, tmp_path):
+    journal = tmp_path / "runs.jsonl"
+    run_benchmark(bench, ["random"], seeds=2, budget_frac=0.05, journal=journal)
+    text = journal.read_text()
+    journal.write_text(text + text.splitlines()[-1][:25])  # a stop in the middle of writing a third record
+    report = run_benchmark(bench, ["random"], seeds=3, budget_frac=0.05, journal=journal)
+    assert len(report["strategies"]["random"]["final"]) == 3
+    records = [json.loads(line) for line in journal.read_text().splitlines()[1:]]
+    assert [r["seed"] for r in records] == [0, 1, 2]
+
+
+def test_a_journal_refuses_other_settings(bench, tmp_path):
+    journal = tmp_path / "runs.jsonl"
+    run_benchmark(bench, ["random", "v=evolution"], seeds=1, budget_frac=0.05, journal=journal)
+    with pytest.raises(ValueError, match=r"runs.jsonl was written with budget_frac=0.05, this run has "
+                                         r"budget_frac=0.1; use another journal file"):
+        run_benchmark(bench, ["random"], seeds=1, budget_frac=0.1, journal=journal)
+    with pytest.raises(ValueError, match=r"has 'v' run as regularized_evolution with arguments \{\}; this run gives "
+                                         r"it regularized_evolution with \{\"population_size\": 4\}"):
+        run_benchmark(bench, ["v=evolution"], seeds=1, budget_frac=0.05, journal=journal,
+                      strategy_args={"v": {"population_size": 4}})
+    other = tmp_path / "other.txt"
+    other.write_text("hello\n")
+    with pytest.raises(ValueError, match="other.txt is not a nni-effnas bench search journal"):
+        run_benchmark(bench, ["random"], seeds=1, budget_frac=0.05, journal=other)
+    assert other.read_text() == "hello\n"
+
+
+def test_cli_journal(tmp_path):
+    journal = tmp_path / "j.jsonl"
+    out = run_cli("--strategies", "random", "--seeds", "2", "--budget-frac", "0.05", "--journal", str(journal),
+                  "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert len(journal.read_text().splitlines()) == 3
