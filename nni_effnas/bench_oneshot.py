@@ -40,6 +40,7 @@ from nni_effnas.bench_predictors import machine_info
 from nni_effnas.checks import check_int
 from nni_effnas.nb201 import DATASETS, load_table
 from nni_effnas.report_io import nan_if_none, save_figure
+from nni_effnas.run_journal import RunJournal, identity
 from nni_effnas.strategies.oneshot import ONESHOT, create_method
 from nni_effnas.strategies.oneshot.p_darts import STAGES as PDARTS_STAGES, stage_summaries
 
@@ -196,11 +197,13 @@ def run_benchmark(
     power_iterations: int = DEFAULTS["power_iterations"],
     timing_steps: int = DEFAULTS["timing_steps"],
     progress: Callable[[int, int, str], None] | None = None,
+    journal: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); a JSON-able report. ``variants=None``: every registered
     method. ``timing_steps=0`` skips the step-time comparison. ``search_args`` reach every search's
     :class:`~nni_effnas.oneshot.search.OneShotSearch` (e.g. ``{"a_lr": 3e-3}``). ``progress(done, total, line)``
-    after each run."""
+    after each run. ``journal``: a :class:`~nni_effnas.run_journal.RunJournal` file that keeps every finished
+    (variant, seed) run, so a stopped benchmark run again with the same settings runs only the missing ones."""
     names, args = check_settings(variants=ONESHOT.names() if variants is None else variants,
                                  method_args=method_args, space=space, epochs=epochs, seeds=seeds,
                                  channels=channels, num_cells=num_cells, batch_size=batch_size, limit=limit,
@@ -218,10 +221,17 @@ def run_benchmark(
     info = machine_info()
     seed_list = [seed_offset + k for k in range(seeds)]
     total = len(names) * len(seed_list) + (1 if timing_steps else 0)
+    plan = {name: identity(name, args.get(name)) for name in names}
+    book = RunJournal(journal, "nni-effnas bench oneshot", {"space": space, **settings}) if journal else None
+    done = book.finished(plan) if book else {}
     runs, start = [], time.perf_counter()
     for name in names:
         for seed in seed_list:
-            run = search_one(name, seed, settings=settings, method_args=args.get(name))
+            run = done.get((name, seed))
+            if run is None:
+                run = search_one(name, seed, settings=settings, method_args=args.get(name))
+                if book:
+                    run = book.append(name, seed, plan[name], run)
             runs.append(run)
             if progress:
                 progress(len(runs), total, _run_line(run))

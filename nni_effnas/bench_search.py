@@ -13,7 +13,6 @@ journal serves a later run with more seeds or more strategies under the same ben
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -24,8 +23,8 @@ import numpy as np
 
 from nni_effnas import compat
 from nni_effnas.loop import SearchResult, run_search
-from nni_effnas.report_io import save_figure
-from nni_effnas.run_journal import RunJournal
+from nni_effnas.report_io import nan_if_none, save_figure
+from nni_effnas.run_journal import RunJournal, identity
 from nni_effnas.strategies import STRATEGIES, create_strategy
 from nni_effnas.tabular import Constraint, TabularBenchmark
 
@@ -108,28 +107,28 @@ def run_benchmark(
     mask = constraint.mask(bench) if constraint else None
     grid = np.linspace(0, budget, CURVE_POINTS)
     compat.quiet_nni_logging()
-    done = _finished_runs(journal, bench, budget_frac, budget, constraint, runs, extra)
+    plan = {name: identity(runs[name], extra.get(name)) for name in names}
+    book = _journal(journal, bench, budget_frac, budget, constraint)
+    done = book.finished(plan) if book else {}
     stats = {}
     for name in names:
         st = StrategyStats(name, [], [], [round(float(t), 2) for t in grid], [])
         for seed in range(seed_offset, seed_offset + seeds):
-            record = done.runs.get((name, seed)) if done else None
+            record = done.get((name, seed))
             if record is None:
                 kwargs = {**STRATEGIES.get(runs[name]).benchmark_args(bench.name), **extra.get(name, {})}
                 result = run_search(create_strategy(runs[name], seed=seed, **kwargs), bench.space, bench.evaluate,
                                     time_budget_s=budget, feasible=feasible)
                 best = result.best
-                record = {"label": name, "strategy": runs[name], "args": _args_key(extra.get(name, {})),
-                          "seed": seed, "final": float(best.metrics["reported"]) if best else None,
-                          "evaluated": len(result.trials),
+                record = {"final": best.metrics["reported"] if best else None, "evaluated": len(result.trials),
                           "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials),
-                          "curve": _clean(np.asarray(anytime(result, grid), dtype=float))}
-                if done:
-                    done.journal.append(record)
-            st.final.append(float("nan") if record["final"] is None else float(record["final"]))
+                          "curve": anytime(result, grid)}
+                if book:
+                    record = book.append(name, seed, plan[name], record)
+            st.final.append(nan_if_none(record["final"]))
             st.evaluated.append(int(record["evaluated"]))
             st.strategy_s.append(float(record["strategy_s"]))
-            st.curve.append([float("nan") if v is None else float(v) for v in record["curve"]])
+            st.curve.append([nan_if_none(v) for v in record["curve"]])
             if progress:
                 progress()
         stats[name] = st.summary()
@@ -143,41 +142,17 @@ def run_benchmark(
     }
 
 
-@dataclass
-class _Finished:
-    journal: RunJournal
-    runs: dict[tuple[str, int], dict[str, Any]]
-
-
-def _args_key(args: Mapping[str, Any]) -> str:
-    return json.dumps(args, sort_keys=True, default=repr)
-
-
-def _finished_runs(path: str | Path | None, bench: TabularBenchmark, budget_frac: float, budget: float,
-                   constraint: Constraint | None, runs: Mapping[str, str], extra: Mapping[str, Mapping[str, Any]]
-                   ) -> _Finished | None:
-    """Open the journal (``None``: no journal) and index its records by ``(label, seed)``; a label recorded
-    with another strategy or other arguments than this run gives it is an error."""
+def _journal(path: str | Path | None, bench: TabularBenchmark, budget_frac: float, budget: float,
+             constraint: Constraint | None) -> RunJournal | None:
+    """The run journal of this benchmark's settings (``None``: no journal)."""
     if path is None:
         return None
     table = hashlib.sha256()  # the numbers a search reads: another table under the same name is refused
     for values in (bench.reward, bench.cost, bench.reported):
         table.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
-    settings = {"benchmark": bench.name, "table_sha256": table.hexdigest()[:16], "budget_frac": budget_frac,
-                "budget_s": budget, "constraint": str(constraint) if constraint else None,
-                "curve_points": CURVE_POINTS}
-    journal = RunJournal(path, "nni-effnas bench search", settings)
-    out: dict[tuple[str, int], dict[str, Any]] = {}
-    for record in journal.records:
-        label = record.get("label")
-        if label in runs:
-            ours = (runs[label], _args_key(extra.get(label, {})))
-            if (record.get("strategy"), record.get("args")) != ours:
-                raise ValueError(f"{journal.path} has {label!r} run as {record.get('strategy')} with arguments "
-                                 f"{record.get('args')}; this run gives it {ours[0]} with {ours[1]} (use another "
-                                 "label or another journal file)")
-        out[(label, int(record["seed"]))] = record
-    return _Finished(journal, out)
+    return RunJournal(path, "nni-effnas bench search", {
+        "benchmark": bench.name, "table_sha256": table.hexdigest()[:16], "budget_frac": budget_frac,
+        "budget_s": budget, "constraint": str(constraint) if constraint else None, "curve_points": CURVE_POINTS})
 
 
 def check_run(seeds: int, budget_frac: float) -> None:

@@ -202,8 +202,8 @@ def _bench_oneshot(args: argparse.Namespace) -> int:
         space=args.space, variants=variants, data=args.data, data_dir=args.data_dir, epochs=args.epochs,
         seeds=args.seeds, seed_offset=args.seed_offset, channels=args.channels, num_cells=args.num_cells,
         limit=args.limit or None, val_limit=args.val_limit, batch_size=args.batch_size, method_args=method_args,
-        search_args=search_args, accelerator=args.accelerator, power_iterations=args.power_iterations, timing_steps=args.timing_steps,
-        progress=progress)
+        search_args=search_args, accelerator=args.accelerator, power_iterations=args.power_iterations,
+        timing_steps=args.timing_steps, progress=progress, journal=args.journal)
     return _write_report(bench_oneshot, report, args)
 
 
@@ -408,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="steps of the DARTS vs NNI DARTS (and PC-DARTS) step-time/memory comparison (0: skip)")
     os_.add_argument("--json", help="write the full report (every run, per-epoch curves, the comparison) here")
     os_.add_argument("--plot", help="write the accuracy bar chart and skip/eigenvalue curves (PNG) here")
+    os_.add_argument("--journal", help="JSON-lines file of finished runs: a rerun after a stop (or with more seeds or "
+                     "variants) reads them back instead of searching again")
     os_.add_argument("--quiet", action="store_true", help="no progress lines")
     os_.set_defaults(func=_bench_oneshot)
 

@@ -1,10 +1,14 @@
 """An append-only journal of finished benchmark runs, so a long benchmark can be stopped and resumed.
 
-The file is JSON lines: a header ``{"journal": KIND, "settings": {...}}``, then one record per finished run.
-Each record is written whole (one ``write`` of one line, flushed and synced) as soon as its run ends, so a
-stopped benchmark loses at most the runs in progress. Opening an existing journal checks that its settings are
-the ones of this benchmark (a different benchmark must use another file), drops a last line cut off by a stop
-mid-write, and hands back the finished records; the caller runs only what is missing.
+The file is JSON lines: a header ``{"journal": KIND, "settings": {...}}``, then one line per finished run:
+``{"label": ..., "seed": ..., "identity": ..., "run": {...}}``, where the label is a row of the benchmark (a
+strategy or method under its label), the identity what the label ran (the registered name and its arguments,
+see :func:`identity`) and ``run`` the benchmark's record of the run. Each line is
+written whole (one ``write`` of one line, flushed and synced) as soon as its run ends, so a stopped benchmark
+loses at most the runs in progress. Opening an existing journal checks that its settings are the ones of this
+benchmark (a different benchmark must use another file) and drops a last line cut off by a stop mid-write;
+:meth:`RunJournal.finished` hands back the finished runs and the caller runs only what is missing. Values are
+stored as strict JSON (NaN as ``null``; :func:`~nni_effnas.report_io.nan_if_none` reads them back).
 """
 from __future__ import annotations
 
@@ -13,6 +17,13 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from nni_effnas.report_io import jsonable
+
+
+def identity(name: str, args: Mapping[str, Any] | None) -> str:
+    """What a label ran, as a comparable string: the registered name and its keyword arguments."""
+    return json.dumps({"name": name, "args": jsonable(dict(args or {}))}, sort_keys=True, default=repr)
+
 
 class RunJournal:
     """``RunJournal(path, kind, settings)``: open (or create) the journal; ``records`` are its finished runs."""
@@ -20,8 +31,8 @@ class RunJournal:
     def __init__(self, path: str | Path, kind: str, settings: Mapping[str, Any]) -> None:
         self.path = Path(path)
         self.kind = kind
-        self.settings = json.loads(json.dumps(settings))  # as it reads back: tuples become lists
-        self.records: list[dict[str, Any]] = []
+        self.settings = json.loads(json.dumps(jsonable(settings)))  # as it reads back: tuples become lists
+        self.records: list[dict[str, Any]] = []  # the lines after the header
         if self.path.exists() and self.path.stat().st_size > 0:
             self._read()
         else:
@@ -53,10 +64,26 @@ class RunJournal:
             except json.JSONDecodeError:
                 raise ValueError(f"{self.path}, line {number}: not a JSON record; the journal is damaged") from None
 
-    def append(self, record: Mapping[str, Any]) -> None:
-        """Write one finished run (JSON-able) and keep it in ``records``."""
-        self._write_line(record)
-        self.records.append(json.loads(json.dumps(record)))
+    def finished(self, plan: Mapping[str, str]) -> dict[tuple[str, int], dict[str, Any]]:
+        """The records of finished runs by ``(label, seed)``. ``plan`` maps each label of this run to its
+        :func:`identity`; a line under one of those labels with another identity is an error (lines of other
+        labels are kept: a later run may ask for them)."""
+        out: dict[tuple[str, int], dict[str, Any]] = {}
+        for line in self.records:
+            label = line.get("label")
+            if label in plan and line.get("identity") != plan[label]:
+                raise ValueError(f"{self.path} has {label!r} run as {line.get('identity')}; this run gives it "
+                                 f"{plan[label]} (use another label or another journal file)")
+            out[(label, int(line["seed"]))] = line["run"]
+        return out
+
+    def append(self, label: str, seed: int, identity: str, run: Mapping[str, Any]) -> dict[str, Any]:
+        """Write one finished run; returns its record as it reads back (NaN as ``None``)."""
+        line = json.loads(json.dumps({"label": label, "seed": int(seed), "identity": identity,
+                                      "run": jsonable(run)}, allow_nan=False))
+        self._write_line(line)
+        self.records.append(line)
+        return line["run"]
 
     def _write_line(self, obj: Mapping[str, Any]) -> None:
         line = json.dumps(obj, allow_nan=False) + "\n"

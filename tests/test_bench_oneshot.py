@@ -279,3 +279,38 @@ def test_zc_pt_run_reports_its_candidates_and_no_training_curves():
     assert run["epochs"] == 0 and run["curves"] == [] and run["method_args"]["pool_size"] == 2
     chosen = {entry["label"]: entry["selected"] for entry in run["selection"]}
     assert len(chosen) == 6 and sorted(chosen.values()) == sorted(parse_arch(run["arch"]))
+
+
+def test_a_stopped_benchmark_resumes_from_its_journal(monkeypatch, tmp_path):
+    """Finished (variant, seed) runs are journaled at once; the rerun searches only the missing ones, reads the
+    others back (NaN as None) and summarises all; other settings are refused."""
+    calls = []
+
+    def fake_search(variant, seed, *, settings, method_args=None):
+        calls.append((variant, seed))
+        return {"variant": variant, "seed": seed, "arch": "a", "accuracy": {"cifar10": 90.0 + seed,
+                "cifar100": 70.0, "imagenet16": 40.0}, "hessian_eig": float("nan"), "skip_count": 1, "seconds": 1.0,
+                "seconds_per_step": 0.1}
+
+    monkeypatch.setattr(bench_oneshot, "search_one", fake_search)
+    monkeypatch.setattr(bench_oneshot, "summarise", lambda runs, names: [dict(r) for r in runs])
+    monkeypatch.setattr(bench_oneshot, "reference_cells", lambda: {})
+    journal = tmp_path / "oneshot.jsonl"
+    args = {**TINY, "seeds": 2, "journal": journal}
+
+    def stop_after_three(done, total, line):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        bench_oneshot.run_benchmark(**args, progress=stop_after_three)
+    assert calls == [("darts", 0), ("darts", 1), ("gdas", 0)]
+    calls.clear()
+    out = bench_oneshot.run_benchmark(**args)
+    assert calls == [("gdas", 1)]
+    assert [(r["variant"], r["seed"]) for r in out["runs"]] == [("darts", 0), ("darts", 1), ("gdas", 0), ("gdas", 1)]
+    assert all(r["hessian_eig"] is None for r in out["runs"])  # NaN as it reads back, read or run afresh
+    with pytest.raises(ValueError, match="was written with epochs=1, this run has epochs=2"):
+        bench_oneshot.run_benchmark(**{**args, "epochs": 2})
+    with pytest.raises(ValueError, match="has 'darts' run as .*this run gives it .*\"init_scale\": 0.01"):
+        bench_oneshot.run_benchmark(**{**args, "variants": ("darts",), "method_args": {"darts": {"init_scale": 0.01}}})
