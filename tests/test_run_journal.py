@@ -1,0 +1,37 @@
+"""``RunJournal``: the append-only file of finished benchmark runs (the benches' resume tests drive it too)."""
+import json
+import math
+
+import pytest
+
+from nni_effnas.run_journal import RunJournal, identity
+
+
+def test_a_new_journal_writes_its_header_and_runs_read_back_as_strict_json(tmp_path):
+    path = tmp_path / "deep" / "j.jsonl"
+    book = RunJournal(path, "demo", {"budget": 1.5, "sizes": (1, 2)})
+    stored = book.append("a", 0, identity("random", {}), {"value": math.nan, "curve": [1.0, math.inf]})
+    assert stored == {"value": None, "curve": [1.0, None]}
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[0] == {"journal": "demo", "settings": {"budget": 1.5, "sizes": [1, 2]}}
+    again = RunJournal(path, "demo", {"budget": 1.5, "sizes": (1, 2)})  # tuples compare as they read back
+    assert again.finished({"a": identity("random", {})}) == {("a", 0): stored}
+    assert again.finished({}) == {("a", 0): stored}  # other labels are kept for a later run
+
+
+def test_a_damaged_line_in_the_middle_is_an_error_not_a_silent_loss(tmp_path):
+    path = tmp_path / "j.jsonl"
+    book = RunJournal(path, "demo", {})
+    book.append("a", 0, "x", {})
+    book.append("a", 1, "x", {})
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0], "{not json", lines[2]]) + "\n")
+    with pytest.raises(ValueError, match=r"j.jsonl, line 2: not a JSON record; the journal is damaged"):
+        RunJournal(path, "demo", {})
+
+
+def test_another_kind_of_journal_is_refused(tmp_path):
+    path = tmp_path / "j.jsonl"
+    RunJournal(path, "bench search", {})
+    with pytest.raises(ValueError, match="is not a bench oneshot journal"):
+        RunJournal(path, "bench oneshot", {})
