@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from nni_effnas import experiment
+from nni_effnas.nb201 import load_table
 from nni_effnas.register import register
 from nni_effnas.search_spaces import get_space
 
@@ -260,3 +261,23 @@ def test_one_shot_config_runs_one_search_per_trial(tmp_path, run_experiment):
         assert json.loads(Path(final["derived_json"]).read_text())["arch"] == final["arch"]
         if t["parameter"]["method"] == "p_darts":
             assert [s["depth"] for s in final["stages"]] == [1, 2, 3]
+
+
+def test_the_demo_runs_the_search_under_nnictl_and_prints_what_it_found(tmp_path, capsys):
+    """``make demo``'s main job (``nni-effnas demo``) on its packaged config, cut to 8 trials: the experiment
+    ends, and the summary names the best cell with its benchmark accuracy and the web UI's address."""
+    register(quiet=True)
+    config = write_config(tmp_path, "nb201_evolution.yml", maxTrialNumber=8)
+    port = experiment.free_port(18300)
+    try:
+        assert experiment.demo(config=str(config), port=port, timeout_s=600) == 0
+    finally:
+        out = capsys.readouterr().out
+        started = [line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("experiment ")]
+        if started:
+            experiment.stop(started[0])
+    assert "8 trials succeeded, 0 failed" in out and f"web UI: http://localhost:{port}" in out
+    lines = out.splitlines()
+    arch = next(line for line in lines if line.startswith("best architecture")).split("): ")[1].split(" (index")[0]
+    accuracy = float(next(line for line in lines if "200-epoch test accuracy" in line).split(": ")[1].split()[0])
+    assert accuracy == pytest.approx(load_table().query(arch, "cifar10")["test_acc_200ep"], abs=0.01)
