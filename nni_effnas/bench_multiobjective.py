@@ -33,7 +33,8 @@ from nni_effnas.bench_search import check_run, parse_strategies
 from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.objectives import mnasnet_reward
 from nni_effnas.pareto import FrontScale, hypervolume, pareto_front, selected_front
-from nni_effnas.report_io import save_figure
+from nni_effnas.report_io import nan_if_none, save_figure
+from nni_effnas.run_journal import RunJournal, fingerprint, identity
 from nni_effnas.strategies import STRATEGIES, create_strategy
 from nni_effnas.strategies.multiobjective import MultiObjectiveMixin
 from nni_effnas.tabular import TabularBenchmark
@@ -134,12 +135,16 @@ def run_benchmark(
     seed_offset: int = 0,
     strategy_args: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[], None] | None = None,
+    journal: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Hypervolume ratio of every strategy's front on every device, ``seeds`` seeds each."""
+    """Hypervolume ratio of every strategy's front on every device, ``seeds`` seeds each. ``journal``: a
+    :class:`~nni_effnas.run_journal.RunJournal` file keeping every finished (device, strategy, seed) run, so a
+    stopped benchmark run again runs only the missing ones."""
     check_run(seeds, budget_frac)
     runs, extra = parse_strategies(strategies, strategy_args)
     budget = bench.budget_s * budget_frac
     compat.quiet_nni_logging()
+    book, done = _journal(journal, "pareto", bench, devices, runs, extra, budget_frac=budget_frac, budget_s=budget)
     report: dict[str, Any] = {"benchmark": bench.name, "mode": "pareto", "budget_frac": budget_frac,
                               "budget_s": budget, "seeds": seeds, "seed_offset": seed_offset,
                               "strategy_args": extra, "strategies": list(runs), "devices": {}}
@@ -149,14 +154,22 @@ def run_benchmark(
         for label, name in runs.items():
             ratios, evaluated_ratios, counts, fronts, compute = [], [], [], [], []
             for seed in range(seed_offset, seed_offset + seeds):
-                strategy = create_strategy(name, seed=seed, **_strategy_kwargs(name, bench, device, extra.get(label, {})))
-                result = run_search(strategy, bench.space, _evaluator(bench, device), time_budget_s=budget)
-                ratio, every, front = front_ratios(result, ref["scale"], ref["true_hv"])
-                ratios.append(ratio)
-                evaluated_ratios.append(every)
-                counts.append(len(result.trials))
-                fronts.append(front.round(4).tolist())
-                compute.append(result.clock_s - sum(t.cost_s for t in result.trials))
+                run = done.get((f"{device.name}/{label}", seed))
+                if run is None:
+                    kwargs = _strategy_kwargs(name, bench, device, extra.get(label, {}))
+                    result = run_search(create_strategy(name, seed=seed, **kwargs), bench.space,
+                                        _evaluator(bench, device), time_budget_s=budget)
+                    ratio, every, front = front_ratios(result, ref["scale"], ref["true_hv"])
+                    run = {"ratio": ratio, "every": every, "evaluated": len(result.trials),
+                           "front": front.round(4).tolist(),
+                           "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials)}
+                    if book:
+                        run = book.append(f"{device.name}/{label}", seed, _identity(device, name, extra, label), run)
+                ratios.append(nan_if_none(run["ratio"]))
+                evaluated_ratios.append(nan_if_none(run["every"]))
+                counts.append(int(run["evaluated"]))
+                fronts.append(run["front"])
+                compute.append(float(run["strategy_s"]))
                 if progress:
                     progress()
             rows[label] = {**_stats(ratios), "hv_ratio_evaluated_mean": float(np.mean(evaluated_ratios)),
@@ -181,15 +194,18 @@ def run_constrained(
     seed_offset: int = 0,
     strategy_args: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[], None] | None = None,
+    journal: str | Path | None = None,
 ) -> dict[str, Any]:
     """Best test accuracy under ``latency <= bound`` (a number in ms, ``MEDIAN`` or ``Qnn``, the nn-th
-    percentile of the device's latencies) per strategy and device."""
+    percentile of the device's latencies) per strategy and device. ``journal``: as :func:`run_benchmark`'s."""
     check_run(seeds, budget_frac)
     runs, extra = parse_strategies(strategies, strategy_args)
     if mnasnet:
         runs[f"mnasnet[{STRATEGIES.canonical(mnasnet)}]"] = STRATEGIES.canonical(mnasnet)
     budget = bench.budget_s * budget_frac
     compat.quiet_nni_logging()
+    book, done = _journal(journal, "constrained", bench, devices, runs, extra, budget_frac=budget_frac,
+                          budget_s=budget, bound=str(bound))
     report: dict[str, Any] = {"benchmark": bench.name, "mode": "constrained", "budget_frac": budget_frac,
                               "budget_s": budget, "seeds": seeds, "seed_offset": seed_offset, "bound": str(bound),
                               "strategy_args": extra, "strategies": list(runs), "devices": {}}
@@ -213,13 +229,19 @@ def run_constrained(
             table = _mnasnet_bench(bench, device, limit) if soft else bench
             finals, counts = [], []
             for seed in range(seed_offset, seed_offset + seeds):
-                kwargs = {**STRATEGIES.get(name).benchmark_args(bench.name), **extra.get(label, {})}
-                result = run_search(create_strategy(name, seed=seed, **kwargs), table.space, table.evaluate,
-                                    time_budget_s=budget, feasible=None if soft else feasible)
-                ok = [t for t in result.succeeded if mask[bench.row(t.sample)]]
-                best = max(ok, key=lambda t: (bench.reward[bench.row(t.sample)]), default=None)
-                finals.append(float(bench.reported[bench.row(best.sample)]) if best else float("nan"))
-                counts.append(len(result.trials))
+                run = done.get((f"{device.name}/{label}", seed))
+                if run is None:
+                    kwargs = {**STRATEGIES.get(name).benchmark_args(bench.name), **extra.get(label, {})}
+                    result = run_search(create_strategy(name, seed=seed, **kwargs), table.space, table.evaluate,
+                                        time_budget_s=budget, feasible=None if soft else feasible)
+                    ok = [t for t in result.succeeded if mask[bench.row(t.sample)]]
+                    best = max(ok, key=lambda t: (bench.reward[bench.row(t.sample)]), default=None)
+                    run = {"final": float(bench.reported[bench.row(best.sample)]) if best else None,
+                           "evaluated": len(result.trials)}
+                    if book:
+                        run = book.append(f"{device.name}/{label}", seed, _identity(device, name, extra, label), run)
+                finals.append(nan_if_none(run["final"]))
+                counts.append(int(run["evaluated"]))
                 if progress:
                     progress()
             stats = _stats(finals)
@@ -228,6 +250,24 @@ def run_constrained(
         report["devices"][device.name] = {"bound_ms": limit, "feasible_fraction": float(mask.mean()),
                                           "optimum": optimum, "ceiling": ceiling, "strategies": rows}
     return report
+
+
+def _identity(device: Device, name: str, extra: Mapping[str, Mapping[str, Any]], label: str) -> str:
+    """What a (device, label) row ran: the strategy, its arguments and the device's latencies."""
+    return identity(name, {**extra.get(label, {}), "_latency": fingerprint(device.latency)})
+
+
+def _journal(path: str | Path | None, mode: str, bench: TabularBenchmark, devices: Sequence[Device],
+             runs: Mapping[str, str], extra: Mapping[str, Mapping[str, Any]], **settings: Any
+             ) -> tuple[RunJournal | None, dict[tuple[str, int], dict[str, Any]]]:
+    """The run journal of this benchmark (``None`` without a path) and its finished runs, keyed by
+    ``("device/label", seed)``."""
+    if path is None:
+        return None, {}
+    book = RunJournal(path, f"nni-effnas bench multiobjective {mode}", {
+        "benchmark": bench.name, "table": fingerprint(bench.reward, bench.cost, bench.reported), **settings})
+    plan = {f"{d.name}/{label}": _identity(d, name, extra, label) for d in devices for label, name in runs.items()}
+    return book, book.finished(plan)
 
 
 def latency_bound(device: Device, bound: str | float) -> float:

@@ -12,7 +12,6 @@ journal serves a later run with more seeds or more strategies under the same ben
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import numpy as np
 from nni_effnas import compat
 from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.report_io import nan_if_none, save_figure
-from nni_effnas.run_journal import RunJournal, identity
+from nni_effnas.run_journal import RunJournal, fingerprint, identity
 from nni_effnas.strategies import STRATEGIES, create_strategy
 from nni_effnas.tabular import Constraint, TabularBenchmark
 
@@ -147,11 +146,9 @@ def _journal(path: str | Path | None, bench: TabularBenchmark, budget_frac: floa
     """The run journal of this benchmark's settings (``None``: no journal)."""
     if path is None:
         return None
-    table = hashlib.sha256()  # the numbers a search reads: another table under the same name is refused
-    for values in (bench.reward, bench.cost, bench.reported):
-        table.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
     return RunJournal(path, "nni-effnas bench search", {
-        "benchmark": bench.name, "table_sha256": table.hexdigest()[:16], "budget_frac": budget_frac,
+        "benchmark": bench.name, "table": fingerprint(bench.reward, bench.cost, bench.reported),
+        "budget_frac": budget_frac,
         "budget_s": budget, "constraint": str(constraint) if constraint else None, "curve_points": CURVE_POINTS})
 
 

@@ -117,3 +117,40 @@ def test_cli_writes_json_and_plot(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["strategies"] == ["random", "motpe"] and "fpga" in report["devices"]
     assert "| fpga |" in capsys.readouterr().out
+
+
+def test_both_modes_resume_from_a_journal(bench, tmp_path, monkeypatch):
+    """A journaled run stopped part-way is finished by the same call, running only the missing (device,
+    strategy, seed) runs, with the numbers of an unjournaled run; another bound or device table is refused."""
+    calls = []
+    real = bm.run_search
+    monkeypatch.setattr(bm, "run_search", lambda *a, **k: calls.append(1) or real(*a, **k))
+    devices = bm.nb201_devices(bench, "pixel2,fpga")
+    for mode, run, kwargs in (
+            ("pareto", bm.run_benchmark, {}),
+            ("constrained", bm.run_constrained, {"bound": "Q25", "mnasnet": None})):
+        args = dict(seeds=2, budget_frac=0.03, **kwargs)
+        whole = run(bench, devices, ["random"], **args)
+        journal = tmp_path / f"{mode}.jsonl"
+        stops = []
+
+        def stop_after_three():
+            stops.append(1)
+            if len(stops) == 3:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            run(bench, devices, ["random"], **args, journal=journal, progress=stop_after_three)
+        calls.clear()
+        resumed = run(bench, devices, ["random"], **args, journal=journal)
+        assert len(calls) == 1, mode  # 4 runs, 3 journaled before the stop
+        for name in ("pixel2", "fpga"):
+            got = resumed["devices"][name]["strategies"]["random"]
+            want = whole["devices"][name]["strategies"]["random"]
+            assert got["values"] == want["values"] and got["mean"] == pytest.approx(want["mean"]), mode
+    with pytest.raises(ValueError, match="was written with bound='Q25', this run has bound='Q50'"):
+        bm.run_constrained(bench, devices, ["random"], bound="Q50", mnasnet=None, seeds=1, budget_frac=0.03,
+                           journal=tmp_path / "constrained.jsonl")
+    faster = [bm.Device("pixel2", devices[0].latency * 0.5)]
+    with pytest.raises(ValueError, match="has 'pixel2/random' run as .*this run gives it"):
+        bm.run_benchmark(bench, faster, ["random"], seeds=1, budget_frac=0.03, journal=tmp_path / "pareto.jsonl")
