@@ -49,6 +49,19 @@ def additive_reward(sample):
     return sample["a"] + {"x": 0, "y": 1, "z": 2}[sample["b"]] + (0.5 if sample["c"] else 0)
 
 
+def stop_after(n):
+    """A benchmark ``progress`` callback that stops the run (``KeyboardInterrupt``, as Ctrl-C does) at its
+    ``n``-th call, i.e. once ``n`` runs have finished."""
+    calls = []
+
+    def progress(*args):
+        calls.append(args)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+
+    return progress
+
+
 def drive(strategy, space, n, reward, *, feasible=None, metrics=None):
     """Set ``strategy`` up and run ``n`` ask/tell steps with ``reward(sample)`` (stops early at ``None``), telling
     ``metrics(sample)`` (default ``{"default": reward}``); returns the proposals."""

@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import stop_after
 
 from nni_effnas import bench_multiobjective as bm
 from nni_effnas.cli import main
@@ -132,15 +133,8 @@ def test_both_modes_resume_from_a_journal(bench, tmp_path, monkeypatch):
         args = dict(seeds=2, budget_frac=0.03, **kwargs)
         whole = run(bench, devices, ["random"], **args)
         journal = tmp_path / f"{mode}.jsonl"
-        stops = []
-
-        def stop_after_three():
-            stops.append(1)
-            if len(stops) == 3:
-                raise KeyboardInterrupt
-
         with pytest.raises(KeyboardInterrupt):
-            run(bench, devices, ["random"], **args, journal=journal, progress=stop_after_three)
+            run(bench, devices, ["random"], **args, journal=journal, progress=stop_after(3))
         calls.clear()
         resumed = run(bench, devices, ["random"], **args, journal=journal)
         assert len(calls) == 1, mode  # 4 runs, 3 journaled before the stop

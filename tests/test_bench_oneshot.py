@@ -9,6 +9,7 @@ import math
 
 import pytest
 import torch
+from conftest import stop_after
 
 from nni_effnas import bench_oneshot, bench_oneshot_timing, cli
 from nni_effnas.nb201 import load_table, parse_arch
@@ -298,12 +299,8 @@ def test_a_stopped_benchmark_resumes_from_its_journal(monkeypatch, tmp_path):
     journal = tmp_path / "oneshot.jsonl"
     args = {**TINY, "seeds": 2, "journal": journal}
 
-    def stop_after_three(done, total, line):
-        if done == 3:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        bench_oneshot.run_benchmark(**args, progress=stop_after_three)
+        bench_oneshot.run_benchmark(**args, progress=stop_after(3))
     assert calls == [("darts", 0), ("darts", 1), ("gdas", 0)]
     calls.clear()
     out = bench_oneshot.run_benchmark(**args)

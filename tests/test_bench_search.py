@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import stop_after
 
 from nni_effnas.bench_search import StrategyStats, anytime, format_table, run_benchmark
 from nni_effnas.loop import run_search
@@ -133,15 +134,8 @@ def test_a_stopped_benchmark_resumes_from_its_journal(bench, tmp_path, monkeypat
     journal = tmp_path / "runs.jsonl"
     args = dict(seeds=3, budget_frac=0.05, strategy_args={"regularized_evolution": {"population_size": 5}})
     whole = run_benchmark(bench, ["random", "evolution"], **args)
-    finished = []
-
-    def stop_after_four():
-        finished.append(1)
-        if len(finished) == 4:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        run_benchmark(bench, ["random", "evolution"], **args, journal=journal, progress=stop_after_four)
+        run_benchmark(bench, ["random", "evolution"], **args, journal=journal, progress=stop_after(4))
     lines = journal.read_text().splitlines()
     assert len(lines) == 1 + 4 and json.loads(lines[0])["journal"] == "nni-effnas bench search"
     calls = []
