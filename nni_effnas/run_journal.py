@@ -38,7 +38,9 @@ def identity(name: str, args: Mapping[str, Any] | None) -> str:
 
 
 class RunJournal:
-    """``RunJournal(path, kind, settings)``: open (or create) the journal; ``records`` are its finished runs."""
+    """``RunJournal(path, kind, settings)``: open (or create) the journal; ``records`` are the lines of its
+    finished runs. A file that is not this kind of journal, or was written with other settings, is refused
+    and left as it is."""
 
     def __init__(self, path: str | Path, kind: str, settings: Mapping[str, Any]) -> None:
         self.path = Path(path)
@@ -54,9 +56,6 @@ class RunJournal:
     def _read(self) -> None:
         text = self.path.read_text()
         complete = text[: text.rfind("\n") + 1]
-        if len(complete) < len(text):  # a line cut off by a stop mid-write: drop it before appending
-            with open(self.path, "r+") as handle:
-                handle.truncate(len(complete.encode()))
         lines = complete.splitlines()
         try:
             header = json.loads(lines[0]) if lines else None
@@ -75,6 +74,9 @@ class RunJournal:
                 self.records.append(json.loads(line))
             except json.JSONDecodeError:
                 raise ValueError(f"{self.path}, line {number}: not a JSON record; the journal is damaged") from None
+        if len(complete) < len(text):  # a line cut off by a stop mid-write: drop it before appending
+            with open(self.path, "r+") as handle:
+                handle.truncate(len(complete.encode()))
 
     def finished(self, plan: Mapping[str, str]) -> dict[tuple[str, int], dict[str, Any]]:
         """The records of finished runs by ``(label, seed)``. ``plan`` maps each label of this run to its

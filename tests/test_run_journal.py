@@ -30,8 +30,19 @@ def test_a_damaged_line_in_the_middle_is_an_error_not_a_silent_loss(tmp_path):
         RunJournal(path, "demo", {})
 
 
-def test_another_kind_of_journal_is_refused(tmp_path):
+def test_another_kind_of_journal_or_another_file_is_refused_and_left_as_it_is(tmp_path):
     path = tmp_path / "j.jsonl"
-    RunJournal(path, "bench search", {})
+    RunJournal(path, "bench search", {"a": 1})
     with pytest.raises(ValueError, match="is not a bench oneshot journal"):
         RunJournal(path, "bench oneshot", {})
+    with open(path, "a") as handle:
+        handle.write('{"label": "x", "se')  # a cut-off line, but the settings differ: nothing is touched
+    before = path.read_text()
+    with pytest.raises(ValueError, match="was written with a=1, this run has a=2"):
+        RunJournal(path, "bench search", {"a": 2})
+    assert path.read_text() == before
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\nno newline at the end")
+    with pytest.raises(ValueError, match="notes.txt is not a bench search journal"):
+        RunJournal(notes, "bench search", {})
+    assert notes.read_text() == "my notes\nno newline at the end"
