@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+from pathlib import Path
 from typing import Sequence
 
 
@@ -55,9 +57,10 @@ def _bench_search(args: argparse.Namespace) -> int:
     constraint = Constraint.parse(args.constraint) if args.constraint else None
     strategies = [s for s in args.strategies.split(",") if s]
     for entry in strategies:
-        bench_search.parse_strategy_entry(entry)  # a bad entry fails before the progress bar appears
-    progress = _progress_bar(len(strategies) * args.seeds, disable=args.quiet)
+        bench_search.parse_strategy_entry(entry)  # bad settings fail before the progress bar appears
     strategy_args = _json_arg(args.strategy_args, "--strategy-args") if args.strategy_args else None
+    bench_search.check_run(args.seeds, args.budget_frac)
+    progress = _progress_bar(len(strategies) * args.seeds, disable=args.quiet)
     report = bench_search.run_benchmark(bench, strategies, seeds=args.seeds, budget_frac=args.budget_frac,
                                         constraint=constraint, seed_offset=args.seed_offset,
                                         strategy_args=strategy_args, progress=progress.update,
@@ -83,6 +86,10 @@ def _bench_multiobjective(args: argparse.Namespace) -> int:
     default = bench_mo.CONSTRAINED_STRATEGIES if constrained else bench_mo.DEFAULT_STRATEGIES
     strategies = _names(args.strategies) if args.strategies else list(default)
     strategy_args = _json_arg(args.strategy_args, "--strategy-args") if args.strategy_args else None
+    bench_mo.check_run(args.seeds, args.budget_frac)
+    if constrained:
+        for device in devices:
+            bench_mo.latency_bound(device, args.latency_bound)  # a bad bound fails before the progress bar
     runs = len(devices) * args.seeds * (len(strategies) + (1 if constrained and args.mnasnet != "none" else 0))
     progress = _progress_bar(runs, disable=args.quiet)
     common = dict(seeds=args.seeds, budget_frac=args.budget_frac, seed_offset=args.seed_offset,
@@ -482,9 +489,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail before the work, not after it: every output file given (``--json``, ``--plot``, ``--journal``) must
+    be a writable location (its folder is created if missing)."""
+    for flag in ("json", "plot", "journal"):
+        value = getattr(args, flag, None)
+        if not value:
+            continue
+        path = Path(value)
+        if path.is_dir():
+            raise ValueError(f"--{flag} {value} is a folder; expected a file path")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"--{flag} {value}: cannot create its folder ({exc.strerror})") from None
+        try:  # a real probe: permissions alone do not tell (root, read-only or virtual file systems)
+            tempfile.NamedTemporaryFile(dir=path.parent).close()
+        except OSError as exc:
+            raise ValueError(f"--{flag} {value}: cannot write in {path.parent} ({exc.strerror})") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_outputs(args)
         return args.func(args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"nni-effnas: error: {exc}", file=sys.stderr)

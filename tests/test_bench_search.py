@@ -185,3 +185,25 @@ def test_cli_journal(tmp_path):
                   "--quiet")
     assert out.returncode == 0, out.stderr
     assert len(journal.read_text().splitlines()) == 3
+
+
+def test_cli_checks_its_output_files_before_the_work(tmp_path, monkeypatch, capsys):
+    """A bad --json/--plot/--journal path fails at once (one line, exit 2), not after a long run; a missing
+    folder is created."""
+    from nni_effnas import bench_search, cli
+
+    ran = []
+    monkeypatch.setattr(bench_search, "run_benchmark", lambda *a, **k: ran.append(1) or {})
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    base = ["bench", "search", "--seeds", "1", "--budget-frac", "0.01", "--quiet"]
+    for extra, message in ((["--json", str(blocker / "r.json")], "--json"),
+                           (["--plot", str(tmp_path)], "is a folder; expected a file path"),
+                           (["--journal", str(blocker / "j" / "runs.jsonl")], "cannot create its folder")):
+        assert cli.main(base + extra) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("nni-effnas: error: ") and message in err and "\n" not in err
+    assert ran == []
+    monkeypatch.setattr(bench_search, "format_table", lambda report: "table")
+    assert cli.main(base + ["--journal", str(tmp_path / "new" / "deeper" / "runs.jsonl")]) == 0
+    assert ran == [1] and (tmp_path / "new" / "deeper").is_dir()
