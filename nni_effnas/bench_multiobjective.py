@@ -34,7 +34,7 @@ from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.objectives import mnasnet_reward
 from nni_effnas.pareto import FrontScale, hypervolume, pareto_front, selected_front
 from nni_effnas.report_io import nan_if_none, save_figure
-from nni_effnas.run_journal import RunJournal, fingerprint, identity
+from nni_effnas.run_journal import Runs, fingerprint, identity
 from nni_effnas.strategies import STRATEGIES, create_strategy
 from nni_effnas.strategies.multiobjective import MultiObjectiveMixin
 from nni_effnas.tabular import TabularBenchmark
@@ -144,7 +144,7 @@ def run_benchmark(
     runs, extra = parse_strategies(strategies, strategy_args)
     budget = bench.budget_s * budget_frac
     compat.quiet_nni_logging()
-    book, done = _journal(journal, "pareto", bench, devices, runs, extra, budget_frac=budget_frac, budget_s=budget)
+    done = _runs(journal, "pareto", bench, devices, runs, extra, budget_frac=budget_frac, budget_s=budget)
     report: dict[str, Any] = {"benchmark": bench.name, "mode": "pareto", "budget_frac": budget_frac,
                               "budget_s": budget, "seeds": seeds, "seed_offset": seed_offset,
                               "strategy_args": extra, "strategies": list(runs), "devices": {}}
@@ -153,18 +153,17 @@ def run_benchmark(
         rows: dict[str, Any] = {}
         for label, name in runs.items():
             ratios, evaluated_ratios, counts, fronts, compute = [], [], [], [], []
+            def search(seed: int) -> dict[str, Any]:
+                kwargs = _strategy_kwargs(name, bench, device, extra.get(label, {}))
+                result = run_search(create_strategy(name, seed=seed, **kwargs), bench.space,
+                                    _evaluator(bench, device), time_budget_s=budget)
+                ratio, every, front = front_ratios(result, ref["scale"], ref["true_hv"])
+                return {"ratio": ratio, "every": every, "evaluated": len(result.trials),
+                        "front": front.round(4).tolist(),
+                        "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials)}
+
             for seed in range(seed_offset, seed_offset + seeds):
-                run = done.get((f"{device.name}/{label}", seed))
-                if run is None:
-                    kwargs = _strategy_kwargs(name, bench, device, extra.get(label, {}))
-                    result = run_search(create_strategy(name, seed=seed, **kwargs), bench.space,
-                                        _evaluator(bench, device), time_budget_s=budget)
-                    ratio, every, front = front_ratios(result, ref["scale"], ref["true_hv"])
-                    run = {"ratio": ratio, "every": every, "evaluated": len(result.trials),
-                           "front": front.round(4).tolist(),
-                           "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials)}
-                    if book:
-                        run = book.append(f"{device.name}/{label}", seed, _identity(device, name, extra, label), run)
+                run = done.get(f"{device.name}/{label}", seed, lambda: search(seed))
                 ratios.append(nan_if_none(run["ratio"]))
                 evaluated_ratios.append(nan_if_none(run["every"]))
                 counts.append(int(run["evaluated"]))
@@ -204,8 +203,8 @@ def run_constrained(
         runs[f"mnasnet[{STRATEGIES.canonical(mnasnet)}]"] = STRATEGIES.canonical(mnasnet)
     budget = bench.budget_s * budget_frac
     compat.quiet_nni_logging()
-    book, done = _journal(journal, "constrained", bench, devices, runs, extra, budget_frac=budget_frac,
-                          budget_s=budget, bound=str(bound))
+    done = _runs(journal, "constrained", bench, devices, runs, extra, budget_frac=budget_frac, budget_s=budget,
+                 bound=str(bound))
     report: dict[str, Any] = {"benchmark": bench.name, "mode": "constrained", "budget_frac": budget_frac,
                               "budget_s": budget, "seeds": seeds, "seed_offset": seed_offset, "bound": str(bound),
                               "strategy_args": extra, "strategies": list(runs), "devices": {}}
@@ -228,18 +227,18 @@ def run_constrained(
             soft = label.startswith("mnasnet[")
             table = _mnasnet_bench(bench, device, limit) if soft else bench
             finals, counts = [], []
+
+            def search(seed: int) -> dict[str, Any]:
+                kwargs = {**STRATEGIES.get(name).benchmark_args(bench.name), **extra.get(label, {})}
+                result = run_search(create_strategy(name, seed=seed, **kwargs), table.space, table.evaluate,
+                                    time_budget_s=budget, feasible=None if soft else feasible)
+                ok = [t for t in result.succeeded if mask[bench.row(t.sample)]]
+                best = max(ok, key=lambda t: (bench.reward[bench.row(t.sample)]), default=None)
+                return {"final": float(bench.reported[bench.row(best.sample)]) if best else None,
+                        "evaluated": len(result.trials)}
+
             for seed in range(seed_offset, seed_offset + seeds):
-                run = done.get((f"{device.name}/{label}", seed))
-                if run is None:
-                    kwargs = {**STRATEGIES.get(name).benchmark_args(bench.name), **extra.get(label, {})}
-                    result = run_search(create_strategy(name, seed=seed, **kwargs), table.space, table.evaluate,
-                                        time_budget_s=budget, feasible=None if soft else feasible)
-                    ok = [t for t in result.succeeded if mask[bench.row(t.sample)]]
-                    best = max(ok, key=lambda t: (bench.reward[bench.row(t.sample)]), default=None)
-                    run = {"final": float(bench.reported[bench.row(best.sample)]) if best else None,
-                           "evaluated": len(result.trials)}
-                    if book:
-                        run = book.append(f"{device.name}/{label}", seed, _identity(device, name, extra, label), run)
+                run = done.get(f"{device.name}/{label}", seed, lambda: search(seed))
                 finals.append(nan_if_none(run["final"]))
                 counts.append(int(run["evaluated"]))
                 if progress:
@@ -252,22 +251,15 @@ def run_constrained(
     return report
 
 
-def _identity(device: Device, name: str, extra: Mapping[str, Mapping[str, Any]], label: str) -> str:
-    """What a (device, label) row ran: the strategy, its arguments and the device's latencies."""
-    return identity(name, {**extra.get(label, {}), "_latency": fingerprint(device.latency)})
-
-
-def _journal(path: str | Path | None, mode: str, bench: TabularBenchmark, devices: Sequence[Device],
-             runs: Mapping[str, str], extra: Mapping[str, Mapping[str, Any]], **settings: Any
-             ) -> tuple[RunJournal | None, dict[tuple[str, int], dict[str, Any]]]:
-    """The run journal of this benchmark (``None`` without a path) and its finished runs, keyed by
-    ``("device/label", seed)``."""
-    if path is None:
-        return None, {}
-    book = RunJournal(path, f"nni-effnas bench multiobjective {mode}", {
-        "benchmark": bench.name, "table": fingerprint(bench.reward, bench.cost, bench.reported), **settings})
-    plan = {f"{d.name}/{label}": _identity(d, name, extra, label) for d in devices for label, name in runs.items()}
-    return book, book.finished(plan)
+def _runs(path: str | Path | None, mode: str, bench: TabularBenchmark, devices: Sequence[Device],
+          runs: Mapping[str, str], extra: Mapping[str, Mapping[str, Any]], **settings: Any) -> Runs:
+    """The benchmark's runs through its journal (if ``path``), labelled ``device/label``; a row's identity is
+    its strategy, its arguments and the device's latencies."""
+    latency = {d.name: fingerprint(d.latency) for d in devices}
+    plan = {f"{d.name}/{label}": identity(name, {**extra.get(label, {}), "_latency": latency[d.name]})
+            for d in devices for label, name in runs.items()}
+    return Runs(path, f"nni-effnas bench multiobjective {mode}", {
+        "benchmark": bench.name, "table": fingerprint(bench.reward, bench.cost, bench.reported), **settings}, plan)
 
 
 def latency_bound(device: Device, bound: str | float) -> float:

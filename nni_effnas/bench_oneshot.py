@@ -40,7 +40,7 @@ from nni_effnas.bench_predictors import machine_info
 from nni_effnas.checks import check_int
 from nni_effnas.nb201 import DATASETS, load_table
 from nni_effnas.report_io import nan_if_none, save_figure
-from nni_effnas.run_journal import RunJournal, identity
+from nni_effnas.run_journal import Runs, identity
 from nni_effnas.strategies.oneshot import ONESHOT, create_method
 from nni_effnas.strategies.oneshot.p_darts import STAGES as PDARTS_STAGES, stage_summaries
 
@@ -221,17 +221,12 @@ def run_benchmark(
     info = machine_info()
     seed_list = [seed_offset + k for k in range(seeds)]
     total = len(names) * len(seed_list) + (1 if timing_steps else 0)
-    plan = {name: identity(name, args.get(name)) for name in names}
-    book = RunJournal(journal, "nni-effnas bench oneshot", {"space": space, **settings}) if journal else None
-    done = book.finished(plan) if book else {}
+    done = Runs(journal, "nni-effnas bench oneshot", {"space": space, **settings},
+                {name: identity(name, args.get(name)) for name in names})
     runs, start = [], time.perf_counter()
     for name in names:
         for seed in seed_list:
-            run = done.get((name, seed))
-            if run is None:
-                run = search_one(name, seed, settings=settings, method_args=args.get(name))
-                if book:
-                    run = book.append(name, seed, plan[name], run)
+            run = done.get(name, seed, lambda: search_one(name, seed, settings=settings, method_args=args.get(name)))
             runs.append(run)
             if progress:
                 progress(len(runs), total, _run_line(run))

@@ -23,7 +23,7 @@ import numpy as np
 from nni_effnas import compat
 from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.report_io import nan_if_none, save_figure
-from nni_effnas.run_journal import RunJournal, fingerprint, identity
+from nni_effnas.run_journal import Runs, fingerprint, identity
 from nni_effnas.strategies import STRATEGIES, create_strategy
 from nni_effnas.tabular import Constraint, TabularBenchmark
 
@@ -106,24 +106,24 @@ def run_benchmark(
     mask = constraint.mask(bench) if constraint else None
     grid = np.linspace(0, budget, CURVE_POINTS)
     compat.quiet_nni_logging()
-    plan = {name: identity(runs[name], extra.get(name)) for name in names}
-    book = _journal(journal, bench, budget_frac, budget, constraint)
-    done = book.finished(plan) if book else {}
+    done = Runs(journal, "nni-effnas bench search", {
+        "benchmark": bench.name, "table": fingerprint(bench.reward, bench.cost, bench.reported),
+        "budget_frac": budget_frac, "budget_s": budget, "constraint": str(constraint) if constraint else None,
+        "curve_points": CURVE_POINTS}, {name: identity(runs[name], extra.get(name)) for name in names})
+
+    def search(name: str, seed: int) -> dict[str, Any]:
+        kwargs = {**STRATEGIES.get(runs[name]).benchmark_args(bench.name), **extra.get(name, {})}
+        result = run_search(create_strategy(runs[name], seed=seed, **kwargs), bench.space, bench.evaluate,
+                            time_budget_s=budget, feasible=feasible)
+        best = result.best
+        return {"final": best.metrics["reported"] if best else None, "evaluated": len(result.trials),
+                "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials), "curve": anytime(result, grid)}
+
     stats = {}
     for name in names:
         st = StrategyStats(name, [], [], [round(float(t), 2) for t in grid], [])
         for seed in range(seed_offset, seed_offset + seeds):
-            record = done.get((name, seed))
-            if record is None:
-                kwargs = {**STRATEGIES.get(runs[name]).benchmark_args(bench.name), **extra.get(name, {})}
-                result = run_search(create_strategy(runs[name], seed=seed, **kwargs), bench.space, bench.evaluate,
-                                    time_budget_s=budget, feasible=feasible)
-                best = result.best
-                record = {"final": best.metrics["reported"] if best else None, "evaluated": len(result.trials),
-                          "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials),
-                          "curve": anytime(result, grid)}
-                if book:
-                    record = book.append(name, seed, plan[name], record)
+            record = done.get(name, seed, lambda: search(name, seed))
             st.final.append(nan_if_none(record["final"]))
             st.evaluated.append(int(record["evaluated"]))
             st.strategy_s.append(float(record["strategy_s"]))
@@ -139,17 +139,6 @@ def run_benchmark(
         "feasible_fraction": float(mask.mean()) if mask is not None else 1.0,
         "strategies": stats,
     }
-
-
-def _journal(path: str | Path | None, bench: TabularBenchmark, budget_frac: float, budget: float,
-             constraint: Constraint | None) -> RunJournal | None:
-    """The run journal of this benchmark's settings (``None``: no journal)."""
-    if path is None:
-        return None
-    return RunJournal(path, "nni-effnas bench search", {
-        "benchmark": bench.name, "table": fingerprint(bench.reward, bench.cost, bench.reported),
-        "budget_frac": budget_frac,
-        "budget_s": budget, "constraint": str(constraint) if constraint else None, "curve_points": CURVE_POINTS})
 
 
 def check_run(seeds: int, budget_frac: float) -> None:

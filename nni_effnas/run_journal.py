@@ -7,7 +7,8 @@ see :func:`identity`) and ``run`` the benchmark's record of the run. Each line i
 written whole (one ``write`` of one line, flushed and synced) as soon as its run ends, so a stopped benchmark
 loses at most the runs in progress. Opening an existing journal checks that its settings are the ones of this
 benchmark (a different benchmark must use another file) and drops a last line cut off by a stop mid-write;
-:meth:`RunJournal.finished` hands back the finished runs and the caller runs only what is missing. Values are
+:meth:`RunJournal.finished` hands back the finished runs and the caller runs only what is missing; the
+benches do this through :class:`Runs`, which also serves a benchmark run without a journal. Values are
 stored as strict JSON (NaN as ``null``; :func:`~nni_effnas.report_io.nan_if_none` reads them back).
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -105,3 +106,23 @@ class RunJournal:
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
+
+
+class Runs:
+    """A benchmark's runs, through a journal when it has one: ``get(label, seed, compute)`` gives the journaled
+    record of that run, or calls ``compute()`` and journals its record. ``plan`` maps each label of this
+    benchmark to its :func:`identity`. Without a ``path`` every run is computed and returned as it is."""
+
+    def __init__(self, path: str | Path | None, kind: str, settings: Mapping[str, Any],
+                 plan: Mapping[str, str]) -> None:
+        self.plan = dict(plan)
+        self.journal = RunJournal(path, kind, settings) if path is not None else None
+        self.done = self.journal.finished(self.plan) if self.journal else {}
+
+    def get(self, label: str, seed: int, compute: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
+        record = self.done.get((label, seed))
+        if record is None:
+            record = compute()
+            if self.journal:
+                record = self.journal.append(label, seed, self.plan[label], record)
+        return record

@@ -20,7 +20,6 @@ import numpy as np
 
 from nni_effnas.space import Sample
 from nni_effnas.strategies import STRATEGIES
-from nni_effnas.strategies.base import observed_reward
 from nni_effnas.strategies.regularized_evolution import RegularizedEvolution, mutate
 from nni_effnas.strategies.zc_common import ZeroCostMixin
 
@@ -74,9 +73,8 @@ class ZeroCostEvolution(ZeroCostMixin, RegularizedEvolution):
         return options[int(np.argmax(self.scorer.rank(options)))]
 
     def tell(self, sample: Sample, reward: float | None, metrics: Mapping[str, Any] | None = None) -> None:
-        observed_reward(reward)  # refused before anything is recorded
+        super().tell(sample, reward, metrics)  # refuses a bad reward before anything is recorded
         self.proposed.add(self._space().key(sample))
-        super().tell(sample, reward, metrics)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "proposed": sorted(self.proposed), "zero_cost": self._zc_state()}
