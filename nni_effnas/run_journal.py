@@ -10,9 +10,15 @@ benchmark (a different benchmark must use another file) and drops a last line cu
 :meth:`RunJournal.finished` hands back the finished runs and the caller runs only what is missing; the
 benches do this through :class:`Runs`, which also serves a benchmark run without a journal. Values are
 stored as strict JSON (NaN as ``null``; :func:`~nni_effnas.report_io.nan_if_none` reads them back).
+
+Several processes may share one journal, e.g. the same benchmark split into seed ranges (``--seed-offset``)
+run side by side: reading (with its repair of a cut-off last line) and each append hold an exclusive lock on
+the file (``flock``), so no process reads another's line half-written or cuts it off. A process reads the
+journal once, when it opens it; runs another process finishes later are read by the next run.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +28,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from nni_effnas.report_io import jsonable
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no locking, one process per journal
+    fcntl = None
 
 
 def fingerprint(*arrays: Any) -> str:
@@ -48,13 +59,14 @@ class RunJournal:
         self.kind = kind
         self.settings = json.loads(json.dumps(jsonable(settings)))  # as it reads back: tuples become lists
         self.records: list[dict[str, Any]] = []  # the lines after the header
-        if self.path.exists() and self.path.stat().st_size > 0:
-            self._read()
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._write_line({"journal": kind, "settings": self.settings})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(self.path) as handle:
+            if self.path.stat().st_size > 0:
+                self._read(handle)
+            else:
+                _write(handle, {"journal": kind, "settings": self.settings})
 
-    def _read(self) -> None:
+    def _read(self, handle) -> None:
         text = self.path.read_text()
         complete = text[: text.rfind("\n") + 1]
         lines = complete.splitlines()
@@ -76,8 +88,7 @@ class RunJournal:
             except json.JSONDecodeError:
                 raise ValueError(f"{self.path}, line {number}: not a JSON record; the journal is damaged") from None
         if len(complete) < len(text):  # a line cut off by a stop mid-write: drop it before appending
-            with open(self.path, "r+") as handle:
-                handle.truncate(len(complete.encode()))
+            handle.truncate(len(complete.encode()))
 
     def finished(self, plan: Mapping[str, str]) -> dict[tuple[str, int], dict[str, Any]]:
         """The records of finished runs by ``(label, seed)``. ``plan`` maps each label of this run to its
@@ -96,16 +107,26 @@ class RunJournal:
         """Write one finished run; returns its record as it reads back (NaN as ``None``)."""
         line = json.loads(json.dumps({"label": label, "seed": int(seed), "identity": identity,
                                       "run": jsonable(run)}, allow_nan=False))
-        self._write_line(line)
+        with _locked(self.path) as handle:
+            _write(handle, line)
         self.records.append(line)
         return line["run"]
 
-    def _write_line(self, obj: Mapping[str, Any]) -> None:
-        line = json.dumps(obj, allow_nan=False) + "\n"
-        with open(self.path, "a") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """The journal opened for appending (created if missing), under an exclusive lock while in the block."""
+    with open(path, "a") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield handle  # closing the file releases the lock
+
+
+def _write(handle, obj: Mapping[str, Any]) -> None:
+    """Append ``obj`` as one line, flushed and synced."""
+    handle.write(json.dumps(obj, allow_nan=False) + "\n")
+    handle.flush()
+    os.fsync(handle.fileno())
 
 
 class Runs:

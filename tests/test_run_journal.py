@@ -1,6 +1,9 @@
 """``RunJournal``: the append-only file of finished benchmark runs (the benches' resume tests drive it too)."""
 import json
 import math
+import multiprocessing
+import threading
+import time
 
 import pytest
 
@@ -46,3 +49,47 @@ def test_another_kind_of_journal_or_another_file_is_refused_and_left_as_it_is(tm
     with pytest.raises(ValueError, match="notes.txt is not a bench search journal"):
         RunJournal(notes, "bench search", {})
     assert notes.read_text() == "my notes\nno newline at the end"
+
+
+def test_a_process_opening_a_shared_journal_waits_for_a_line_being_written(tmp_path):
+    """Two benchmarks may share a journal (e.g. seed ranges run side by side). One that opens the file while
+    another is writing a line must wait for the line, not drop it as cut off by a stop."""
+    fcntl = pytest.importorskip("fcntl")
+    path = tmp_path / "j.jsonl"
+    RunJournal(path, "demo", {}).append("a", 0, "x", {"v": 1})
+    line = json.dumps({"label": "a", "seed": 1, "identity": "x", "run": {"v": 2}}) + "\n"
+    opened = []
+    with open(path, "a") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)  # the other process, in the middle of its append
+        writer.write(line[:10])
+        writer.flush()
+        reader = threading.Thread(target=lambda: opened.append(RunJournal(path, "demo", {})))
+        reader.start()
+        time.sleep(0.3)  # without the lock the reader would now have cut the half line off
+        assert not opened
+        writer.write(line[10:])
+        writer.flush()
+    reader.join(10)
+    assert opened and sorted(opened[0].finished({})) == [("a", 0), ("a", 1)]
+    assert len(path.read_text().splitlines()) == 3
+
+
+def test_processes_appending_to_one_journal_lose_no_line(tmp_path):
+    path = tmp_path / "j.jsonl"
+    RunJournal(path, "demo", {})
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_append_runs, args=(str(path), k)) for k in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    done = RunJournal(path, "demo", {}).finished({"a": "x"})
+    assert sorted(done) == [("a", seed) for seed in range(60)]
+    assert all(done[("a", seed)] == {"pad": "y" * 5000, "seed": seed} for seed in range(60))
+
+
+def _append_runs(path: str, part: int) -> None:
+    book = RunJournal(path, "demo", {})
+    for seed in range(20 * part, 20 * part + 20):
+        book.append("a", seed, "x", {"pad": "y" * 5000, "seed": seed})
