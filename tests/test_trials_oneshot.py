@@ -121,6 +121,8 @@ def test_nnictl_config_compares_registered_methods_and_seeds():
     assert space["seed"] == {"_type": "choice", "_value": [0, 1, 2]}
     assert config["tuner"]["name"] == "GridSearch"
     assert config["maxTrialNumber"] == len(space["method"]["_value"]) * 3
+    comment = (CONFIGS / "nb201_oneshot.yml").read_text().split("experimentName")[0]
+    assert all(m in comment for m in ONESHOT.names() if m not in space["method"]["_value"])  # the rest are named
     command = shlex.split(config["trialCommand"])
     assert command[0] == "effnas-trial"
     args = trial_main.build_parser().parse_args(command[1:])
