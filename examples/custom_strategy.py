@@ -1,5 +1,14 @@
-"""Write a strategy of your own: implement ask/tell, register it, and it runs everywhere
-(in-process, in `bench search`, and under nnictl after `nni-effnas register`, if it is registered on import).
+"""Write a strategy of your own: implement ask/tell and register it; it then runs in-process (`run_search`,
+`nni_effnas.api.search`, the Optuna sampler adapter) in any program that imports it, as below.
+
+To have `nni-effnas bench search`, `nni-effnas list` and NNI (after `nni-effnas register`) know it too, put the
+class in a package and declare its module in the entry-point group `nni_effnas.strategies`, e.g. in that
+package's pyproject.toml:
+
+    [project.entry-points."nni_effnas.strategies"]
+    hill_climb = "my_package.hill_climb"
+
+and pip-install the package into the same environment; nni-effnas imports the module after its own strategies.
 
     .venv/bin/python examples/custom_strategy.py
 """

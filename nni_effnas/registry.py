@@ -2,13 +2,18 @@
 
 A registry maps a stable lowercase key (public API, e.g. ``"regularized_evolution"``) to a builder.
 Registering a name twice raises; looking up an unknown name raises a one-line ``ValueError`` that lists
-the known names.
+the known names. Other packages add to a registry through a Python entry-point group (the documented seam of
+Python packaging): :meth:`Registry.load_entry_points` imports each entry point of the group, whose import
+registers its builders as ours do (see ``examples/custom_strategy.py``).
 """
 from __future__ import annotations
 
+import logging
+from importlib.metadata import entry_points
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 T = TypeVar("T")
+_logger = logging.getLogger(__name__)
 
 
 class Registry(Generic[T]):
@@ -58,6 +63,22 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._items)
+
+    def load_entry_points(self, group: str) -> list[str]:
+        """Import every entry point of ``group`` (installed packages declare them, e.g. in pyproject.toml:
+        ``[project.entry-points."nni_effnas.strategies"] my_search = "my_package.my_search"``); importing the
+        module (or object) is what registers it. One that fails to import is logged and skipped, so a broken
+        plug-in cannot stop the built-in ones. Returns the names of the entry points loaded."""
+        loaded = []
+        for point in entry_points(group=group):
+            try:
+                point.load()
+            except Exception as exc:  # noqa: BLE001 - any error in a third-party module
+                _logger.warning("%s plug-in %r (%s) failed to load and is skipped: %s: %s", self.kind, point.name,
+                                point.value, type(exc).__name__, exc)
+            else:
+                loaded.append(point.name)
+        return loaded
 
     def __contains__(self, name: object) -> bool:
         try:

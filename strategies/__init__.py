@@ -1,5 +1,9 @@
 """Search strategies, by registry key (``STRATEGIES.names()``).
 
+Installed packages add theirs through the entry-point group ``nni_effnas.strategies`` (each entry point names a
+module that registers its strategies on import), loaded after the built-in ones: then the CLI, the Python API and
+the NNI tuners (after ``nni-effnas register``) know them too.
+
 Every strategy implements :class:`~nni_effnas.strategies.base.Strategy` (ask / tell); adapters make it an
 NNI tuner (``nni_effnas.nni_tuner``) or drive it in-process (``nni_effnas.loop``).
 """
@@ -29,4 +33,7 @@ from nni_effnas.strategies import pnas as _pnas  # noqa: E402,F401
 from nni_effnas.strategies import optuna_multiobjective as _optuna_multiobjective  # noqa: E402,F401
 from nni_effnas.strategies import mo_bananas as _mo_bananas  # noqa: E402,F401
 
-__all__ = ["STRATEGIES", "Strategy", "create_strategy"]
+PLUGIN_GROUP = "nni_effnas.strategies"
+STRATEGIES.load_entry_points(PLUGIN_GROUP)
+
+__all__ = ["PLUGIN_GROUP", "STRATEGIES", "Strategy", "create_strategy"]
