@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 from nni_effnas.loop import SearchResult, Trial, run_search
 from nni_effnas.search_spaces import get_space
-from nni_effnas.strategies import create_strategy
+from nni_effnas.strategies import check_strategy_args, create_strategy
 from nni_effnas.trials.evaluators import create_evaluator
 
 
@@ -39,8 +39,11 @@ def search(
     ``feasible`` is a constraint known before evaluation: other samples are rejected at no cost (and the
     zero-cost strategies leave them out of their pools)."""
     search_space = get_space(space)
+    if evaluator_args is not None and not isinstance(evaluator_args, Mapping):
+        raise ValueError(f"evaluator_args must be a dict of keyword arguments, got {evaluator_args!r}")
     scorer = create_evaluator(evaluator, **dict(evaluator_args or {}))
-    chooser = create_strategy(strategy, seed=seed, **dict(strategy_args or {}))
+    scorer.check_space(search_space)
+    chooser = create_strategy(strategy, seed=seed, **check_strategy_args(strategy_args))
 
     def evaluate(sample: Mapping[str, Any]) -> Mapping[str, Any]:
         return scorer.evaluate(sample, space=search_space)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from nni_effnas.strategies import STRATEGIES, create_strategy
+from nni_effnas.strategies import STRATEGIES, check_strategy_args, create_strategy
 from nni_effnas.tabular import TabularBenchmark
 
 
@@ -26,7 +26,7 @@ def measure(bench: TabularBenchmark, strategy: str, *, observations: int = 500, 
         raise ValueError(f"--steps must be >= 1, got {steps}")
     name = STRATEGIES.canonical(strategy)
     chooser = create_strategy(name, seed=seed, **{**STRATEGIES.get(name).benchmark_args(bench.name),
-                                                  **dict(strategy_args or {})})
+                                                  **check_strategy_args(strategy_args, f"--strategy-args {name!r}")})
     chooser.setup(bench.space)
     rng, told = np.random.default_rng(seed), set()
     while len(told) < observations:
@@ -52,6 +52,14 @@ def run(bench: TabularBenchmark, strategies: Sequence[str], *, observations: int
         progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     import torch
 
+    if not strategies:
+        raise ValueError("no strategies given; expected comma-separated registered strategies (nni-effnas list)")
+    if seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
+    unknown = sorted(set(strategy_args or {}) - set(strategies))
+    if unknown:
+        raise ValueError(f"--strategy-args names {', '.join(map(repr, unknown))}, not among the strategies measured "
+                         f"({', '.join(strategies)})")
     rows = []
     for name in strategies:
         rows.append(measure(bench, name, observations=observations, steps=steps, seed=seed,

@@ -140,7 +140,7 @@ def run_benchmark(
     """Hypervolume ratio of every strategy's front on every device, ``seeds`` seeds each. ``journal``: a
     :class:`~nni_effnas.run_journal.RunJournal` file keeping every finished (device, strategy, seed) run, so a
     stopped benchmark run again runs only the missing ones."""
-    check_run(seeds, budget_frac)
+    check_run(seeds, budget_frac, seed_offset)
     runs, extra = parse_strategies(strategies, strategy_args)
     budget = bench.budget_s * budget_frac
     compat.quiet_nni_logging()
@@ -197,7 +197,7 @@ def run_constrained(
 ) -> dict[str, Any]:
     """Best test accuracy under ``latency <= bound`` (a number in ms, ``MEDIAN`` or ``Qnn``, the nn-th
     percentile of the device's latencies) per strategy and device. ``journal``: as :func:`run_benchmark`'s."""
-    check_run(seeds, budget_frac)
+    check_run(seeds, budget_frac, seed_offset)
     runs, extra = parse_strategies(strategies, strategy_args)
     if mnasnet:
         runs[f"mnasnet[{STRATEGIES.canonical(mnasnet)}]"] = STRATEGIES.canonical(mnasnet)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+import torch
 
 from nni_effnas.bench_oneshot_timing import compare_step_time, measure_impl
 from nni_effnas.bench_predictors import machine_info
@@ -60,7 +61,8 @@ SUMMARY_KEYS = ("skip_count", "alpha_entropy", "alpha_entropy_norm", "hessian_ei
 
 def check_settings(*, variants: Sequence[str], method_args: Mapping[str, Any] | None, space: str, epochs: int,
                    seeds: int, channels: int, num_cells: int, batch_size: int, limit: int | None,
-                   timing_steps: int, accelerator: str) -> tuple[list[str], dict[str, dict[str, Any]]]:
+                   timing_steps: int, accelerator: str, search_args: Mapping[str, Any] | None = None
+                   ) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """Validate user settings (one-line ``ValueError`` naming the bad value); canonical variants and their args."""
     if str(space).lower() != "nb201":
         raise ValueError(f"no one-shot benchmark for space {space!r}; expected nb201")
@@ -79,6 +81,9 @@ def check_settings(*, variants: Sequence[str], method_args: Mapping[str, Any] | 
                          f"expected >= {2 * batch_size}")
     if accelerator not in ("cpu", "gpu"):
         raise ValueError(f"unknown --accelerator {accelerator!r}; expected cpu or gpu")
+    if accelerator == "gpu" and not torch.cuda.is_available():
+        raise ValueError("--accelerator gpu, but torch sees no CUDA GPU on this machine; use --accelerator cpu")
+    _check_search_args(search_args)
     if method_args is not None and not isinstance(method_args, Mapping):
         raise ValueError(f"--method-args must map variant names to keyword arguments, got {method_args!r}")
     args: dict[str, dict[str, Any]] = {}
@@ -93,6 +98,24 @@ def check_settings(*, variants: Sequence[str], method_args: Mapping[str, Any] | 
         create_method(name, **kwargs)  # an unknown keyword fails now, not after the first searches
         args[name] = dict(kwargs)
     return names, args
+
+
+def _check_search_args(search_args: Mapping[str, Any] | None) -> None:
+    """``--search-args`` must be keyword arguments of :class:`OneShotSearch` other than those the benchmark sets."""
+    import inspect
+
+    from nni_effnas.oneshot.search import OneShotSearch
+
+    if search_args is None:
+        return
+    if not isinstance(search_args, Mapping):
+        raise ValueError(f"--search-args must be an object of keyword arguments, got {search_args!r}")
+    allowed = [p for p in inspect.signature(OneShotSearch.__init__).parameters
+               if p not in ("self", "space", "method", "model_kwargs")]
+    unknown = sorted(set(search_args) - set(allowed))
+    if unknown:
+        raise ValueError(f"--search-args {', '.join(map(repr, unknown))}: not an argument of the search; expected "
+                         f"some of: {', '.join(allowed)}")
 
 
 def transfer_accuracies(arch: str) -> dict[str, float]:
@@ -207,7 +230,7 @@ def run_benchmark(
     names, args = check_settings(variants=ONESHOT.names() if variants is None else variants,
                                  method_args=method_args, space=space, epochs=epochs, seeds=seeds,
                                  channels=channels, num_cells=num_cells, batch_size=batch_size, limit=limit,
-                                 timing_steps=timing_steps, accelerator=accelerator)
+                                 timing_steps=timing_steps, accelerator=accelerator, search_args=search_args)
     check_int("--power-iterations", power_iterations)
     if val_limit is not None:
         check_int("--val-limit", val_limit)

@@ -24,7 +24,7 @@ from nni_effnas import compat
 from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.report_io import nan_if_none, save_figure
 from nni_effnas.run_journal import Runs, fingerprint, identity
-from nni_effnas.strategies import STRATEGIES, create_strategy
+from nni_effnas.strategies import STRATEGIES, check_strategy_args, create_strategy
 from nni_effnas.tabular import Constraint, TabularBenchmark
 
 CURVE_POINTS = 60
@@ -98,7 +98,7 @@ def run_benchmark(
     arguments. Strategies that score networks (the zero-cost ones) are told the benchmark's space and task
     (``Strategy.benchmark_args``) unless ``strategy_args`` says otherwise. ``journal``: see the module
     docstring."""
-    check_run(seeds, budget_frac)
+    check_run(seeds, budget_frac, seed_offset)
     runs, extra = parse_strategies(strategies, strategy_args)  # row label -> registered strategy
     names = list(runs)
     budget = bench.budget_s * budget_frac
@@ -141,9 +141,11 @@ def run_benchmark(
     }
 
 
-def check_run(seeds: int, budget_frac: float) -> None:
+def check_run(seeds: int, budget_frac: float, seed_offset: int = 0) -> None:
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    if seed_offset < 0:
+        raise ValueError(f"--seed-offset must be >= 0, got {seed_offset}")
     if not 0 < budget_frac <= 10:
         raise ValueError(f"--budget-frac must be in (0, 10], got {budget_frac}")
 
@@ -152,11 +154,23 @@ def parse_strategies(strategies: Sequence[str], strategy_args: Mapping[str, Mapp
                      ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """``(row label -> registered strategy, row label -> its keyword arguments)``; ``--strategy-args`` keys may
     be labels or strategy names, and must name a strategy that runs."""
-    runs = dict(parse_strategy_entry(s) for s in strategies)
-    extra = {(k if k in runs else STRATEGIES.canonical(k)): dict(v) for k, v in (strategy_args or {}).items()}
+    if not strategies:
+        raise ValueError("no strategies given; expected comma-separated registered strategies (nni-effnas list)")
+    runs: dict[str, str] = {}
+    for entry in strategies:
+        label, name = parse_strategy_entry(entry)
+        if label in runs:
+            raise ValueError(f"strategy label {label!r} is given twice; give each run its own label (LABEL=NAME)")
+        runs[label] = name
+    if strategy_args is not None and not isinstance(strategy_args, Mapping):
+        raise ValueError(f"--strategy-args must map strategy names to keyword arguments, got {strategy_args!r}")
+    extra = {(k if k in runs else STRATEGIES.canonical(k)): check_strategy_args(v, f"--strategy-args {k!r}")
+             for k, v in (strategy_args or {}).items()}
     for key in extra:
         if key not in runs:
             raise ValueError(f"--strategy-args names {key!r}, which is not among the strategies run ({', '.join(runs)})")
+    for label, name in runs.items():  # bad arguments fail here, before any run or journal line
+        create_strategy(name, seed=0, **extra.get(label, {}))
     return runs, extra
 
 

@@ -12,11 +12,12 @@ input shape.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["check_input_shape", "check_int", "check_number", "int_at_least", "is_int", "is_number"]
+__all__ = ["check_input_shape", "check_int", "check_number", "check_out_dir", "int_at_least", "is_int", "is_number"]
 
 
 def is_int(value: Any) -> bool:
@@ -63,3 +64,10 @@ def check_input_shape(value: Any) -> tuple[int, ...]:
     if any(not is_int(v) or v < 1 for v in value):
         raise ValueError(f"input_shape must hold ints >= 1 (one sample, no batch axis), got {value!r}")
     return tuple(int(v) for v in value)
+
+
+def check_out_dir(out_dir: Any) -> Any:
+    """A trial's output folder: ``None`` or a path that is not an existing file (a missing folder is created later)."""
+    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise ValueError(f"out_dir {out_dir} is a file; expected a folder for the trial's files (created if missing)")
+    return out_dir

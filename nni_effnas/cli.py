@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 from pathlib import Path
@@ -43,8 +44,8 @@ def _bench_search(args: argparse.Namespace) -> int:
         print("\n".join(STRATEGIES.names()))
         return 0
     if args.table:
-        if not args.budget_s:
-            raise ValueError("--table needs --budget-s (the 100 %% budget in seconds)")
+        if args.budget_s is None:
+            raise ValueError("--table needs --budget-s (the 100 % budget in seconds)")
         bench = TabularBenchmark.from_csv(args.table, arch_columns=[c for c in args.arch_columns.split(",") if c],
                                           reward=args.reward_column, cost=args.cost_column,
                                           reported=args.reported_column, budget_s=args.budget_s)
@@ -52,7 +53,7 @@ def _bench_search(args: argparse.Namespace) -> int:
         if args.space.lower() != "nb201":
             raise ValueError(f"no tabular benchmark for space {args.space!r}; expected nb201 (or pass --table)")
         bench = TabularBenchmark.nb201(args.dataset)
-        if args.budget_s:
+        if args.budget_s is not None:
             bench.budget_s = args.budget_s
     constraint = Constraint.parse(args.constraint) if args.constraint else None
     strategies = [s for s in args.strategies.split(",") if s]
@@ -79,12 +80,15 @@ def _bench_multiobjective(args: argparse.Namespace) -> int:
     if args.latency_table:
         if not args.latency_column:
             raise ValueError("--latency-table needs --latency-column (the column of latencies in ms)")
+        if args.device is not None:
+            raise ValueError(f"--device {args.device} and --latency-table {args.latency_table} both name the "
+                             "latencies; give one")
         devices = [bench_mo.table_device(bench, args.latency_table, args.latency_column, arch_column=args.arch_column)]
     else:
-        devices = bench_mo.nb201_devices(bench, args.device)
+        devices = bench_mo.nb201_devices(bench, args.device or "pixel2")
     constrained = args.latency_bound is not None
     default = bench_mo.CONSTRAINED_STRATEGIES if constrained else bench_mo.DEFAULT_STRATEGIES
-    strategies = _names(args.strategies) if args.strategies else list(default)
+    strategies = _names(args.strategies) if args.strategies is not None else list(default)
     strategy_args = _json_arg(args.strategy_args, "--strategy-args") if args.strategy_args else None
     bench_mo.check_run(args.seeds, args.budget_frac)
     if constrained:
@@ -250,6 +254,39 @@ def _int(text: str, flag: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    """argparse type: a whole number >= 0 (seeds and offsets)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    """argparse type: a TCP port, 1-65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number in 1..65535, got {text!r}")
+    return value
+
+
 def _progress_bar(total: int, *, disable: bool, desc: str = "search runs", unit: str = "run"):
     from tqdm import tqdm
 
@@ -324,9 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated registered strategies; LABEL=NAME runs a variant under its own label "
                         "(its --strategy-args keyed by LABEL)")
     s.add_argument("--seeds", type=int, default=100)
-    s.add_argument("--seed-offset", type=int, default=0)
+    s.add_argument("--seed-offset", type=_count, default=0)
     s.add_argument("--budget-frac", type=float, default=1.0, help="fraction of the protocol's time budget")
-    s.add_argument("--budget-s", type=float, default=None, help="100 %% budget in seconds (overrides the protocol's)")
+    s.add_argument("--budget-s", type=_seconds, default=None,
+                   help="100 %% budget in seconds (overrides the protocol's)")
     s.add_argument("--constraint", help="e.g. params<=0.344, params<=MEDIAN, latency:pixel2<=13")
     s.add_argument("--strategy-args", default=None,
                    help='JSON: strategy name -> keyword arguments, e.g. \'{"zero_cost_warmup": {"pool_size": 200}}\'')
@@ -349,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", default="nb201")
     p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16")
     p.add_argument("--sample", default="1000", help="number of random cells, or 'naslib' for NAS-Bench-Suite-Zero's")
-    p.add_argument("--seed", type=int, default=0, help="seed of the cell sample, the weights and the proxy batch")
+    p.add_argument("--seed", type=_count, default=0, help="seed of the cell sample, the weights and the proxy batch")
     p.add_argument("--proxies", default=",".join(DEFAULT_PROXIES))
     p.add_argument("--ensembles", default=",".join(DEFAULT_ENSEMBLES),
                    help="rank-aggregated combinations, e.g. synflow+jacob_cov+nwot (comma-separated)")
@@ -378,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated registered predictors (default mlp_ensemble,gnn,gp,random_forest,gbm)")
     pr.add_argument("--test-size", type=int, default=1000, help="held-out cells per seed")
     pr.add_argument("--seeds", type=int, default=5, help="number of seeds (splits and predictor random_state)")
-    pr.add_argument("--seed-offset", type=int, default=0, help="first seed")
+    pr.add_argument("--seed-offset", type=_count, default=0, help="first seed")
     pr.add_argument("--target", default="test", help="test (200-epoch test accuracy) or valid (200-epoch validation)")
     pr.add_argument("--features", default="none",
                     help="none, or lowfi: append the 12-epoch validation accuracy as an extra feature column")
@@ -398,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     os_.add_argument("--data-dir", default=None, help="directory of the dataset files (fashion-mnist)")
     os_.add_argument("--epochs", type=int, default=4, help="search epochs per run")
     os_.add_argument("--seeds", type=int, default=1, help="runs per variant, seeds seed-offset, seed-offset+1, ...")
-    os_.add_argument("--seed-offset", type=int, default=0)
+    os_.add_argument("--seed-offset", type=_count, default=0)
     os_.add_argument("--channels", type=int, default=8, help="supernet channels of the first stage (NB201: 16)")
     os_.add_argument("--num-cells", type=int, default=1, help="supernet cells per stage (NB201: 5)")
     os_.add_argument("--limit", type=int, default=1024,
@@ -424,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "front, or best accuracy under a latency bound")
     mo.add_argument("--space", default="nb201")
     mo.add_argument("--dataset", default="cifar10")
-    mo.add_argument("--device", default="pixel2", help="an NB201 device, a comma-separated list, or 'all'")
+    mo.add_argument("--device", default=None, help="an NB201 device, a comma-separated list, or 'all' (default pixel2)")
     mo.add_argument("--latency-table", help="a user latency table (CSV, one row per NB201 cell) instead of --device")
     mo.add_argument("--latency-column", help="--latency-table: the latency column (ms)")
     mo.add_argument("--arch-column", default="arch_str", help="--latency-table: the NB201 arch-string column")
@@ -433,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "random,nsga2,motpe,mo_bananas (constrained: random,regularized_evolution,predictor_guided)")
     mo.add_argument("--strategy-args", default=None, help="JSON: strategy name or label -> keyword arguments")
     mo.add_argument("--seeds", type=int, default=30)
-    mo.add_argument("--seed-offset", type=int, default=0)
+    mo.add_argument("--seed-offset", type=_count, default=0)
     mo.add_argument("--budget-frac", type=float, default=0.1, help="fraction of the protocol's time budget")
     mo.add_argument("--latency-bound", default=None,
                     help="constrained mode: latency <= this (ms, MEDIAN or Qnn, a percentile of the device's latencies)")
@@ -454,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     lat.add_argument("--strategies", default="predictor_guided,optuna_tpe,regularized_evolution")
     lat.add_argument("--observations", type=int, default=500, help="random samples told before timing")
     lat.add_argument("--steps", type=int, default=100, help="ask/tell rounds timed")
-    lat.add_argument("--seed", type=int, default=0)
+    lat.add_argument("--seed", type=_count, default=0)
     lat.add_argument("--strategy-args", default=None, help="JSON: strategy name -> keyword arguments")
     lat.add_argument("--json", help="write the report here")
     lat.add_argument("--quiet", action="store_true")
@@ -481,8 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="NB201 benchmark search under nnictl with the web UI")
     d.add_argument("--config", default=None, help="experiment config (default: the packaged nb201_evolution.yml)")
-    d.add_argument("--port", type=int, default=8080)
-    d.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the experiment")
+    d.add_argument("--port", type=_port, default=8080)
+    d.add_argument("--timeout", type=_seconds, default=600.0, help="seconds to wait for the experiment")
     d.set_defaults(func=_demo)
 
     sub.add_parser("list", help="registered spaces, strategies and evaluators").set_defaults(func=_list)
@@ -491,11 +529,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Fail before the work, not after it: every output file given (``--json``, ``--plot``, ``--journal``) must
-    be a writable location (its folder is created if missing)."""
-    for flag in ("json", "plot", "journal"):
-        value = getattr(args, flag, None)
-        if not value:
-            continue
+    be a writable location (its folder is created if missing), each a different file, and a plot's suffix a
+    format matplotlib writes."""
+    given = {flag: getattr(args, flag) for flag in ("json", "plot", "journal") if getattr(args, flag, None)}
+    paths: dict[Path, str] = {}
+    for flag, value in given.items():
+        resolved = Path(value).resolve()
+        if resolved in paths:
+            raise ValueError(f"--{paths[resolved]} and --{flag} name the same file {value}; give each its own")
+        paths[resolved] = flag
+    for flag, value in given.items():
         path = Path(value)
         if path.is_dir():
             raise ValueError(f"--{flag} {value} is a folder; expected a file path")
@@ -507,6 +550,21 @@ def _check_outputs(args: argparse.Namespace) -> None:
             tempfile.NamedTemporaryFile(dir=path.parent).close()
         except OSError as exc:
             raise ValueError(f"--{flag} {value}: cannot write in {path.parent} ({exc.strerror})") from None
+    if "plot" in given:
+        _check_plot_format(given["plot"])
+
+
+def _check_plot_format(value: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    formats = Figure().canvas.get_supported_filetypes()
+    suffix = Path(value).suffix.lstrip(".").lower()
+    if suffix not in formats:
+        raise ValueError(f"--plot {value}: expected a file name ending in an image format "
+                         f"({', '.join('.' + f for f in sorted(formats))}), e.g. out.png")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

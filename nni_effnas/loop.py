@@ -87,13 +87,17 @@ def run_search(
     """
     if max_trials is None and time_budget_s is None:
         raise ValueError("run_search needs max_trials or time_budget_s (or both)")
-    if max_trials is not None and max_trials < 0:
-        raise ValueError(f"max_trials must be >= 0, got {max_trials}")
+    if max_trials is not None and (isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 0):
+        raise ValueError(f"max_trials must be an int >= 0, got {max_trials!r}")
+    if time_budget_s is not None and (not is_number(time_budget_s) or time_budget_s < 0):
+        raise ValueError(f"time_budget_s must be a finite number >= 0 (seconds), got {time_budget_s!r}")
+    if checkpoint is not None:
+        _check_checkpoint_path(Path(checkpoint))
     result = SearchResult(trials=[], clock_s=0.0, strategy_time_s=0.0)
     timer = _StrategyTimer()
     timer.call(lambda: strategy.setup(space, feasible=feasible))
     if checkpoint is not None and Path(checkpoint).is_file():
-        _restore(Path(checkpoint), strategy, result)
+        _restore(Path(checkpoint), space, strategy, result)
     timer.total = result.strategy_time_s
     rejected_in_a_row = 0
     while (max_trials is None or len(result.trials) < max_trials) and (
@@ -118,7 +122,7 @@ def run_search(
         result.clock_s = trial.clock_s = _clock(result, timer, strategy)
         result.strategy_time_s = timer.total
         if checkpoint is not None:
-            _save(Path(checkpoint), strategy, result)
+            _save(Path(checkpoint), space, strategy, result)
         if progress is not None:
             progress(trial, result)
     result.strategy_time_s = timer.total
@@ -164,23 +168,45 @@ def _evaluate(number: int, sample: Sample, evaluate: Evaluate, reward_key: str, 
     return Trial(number, sample, SUCCEEDED, float(reward), metrics, float(cost))
 
 
-def _save(path: Path, strategy: Strategy, result: SearchResult) -> None:
-    state = {"version": 1, "strategy": type(strategy).__name__, "strategy_state": strategy.state_dict(),
-             **result.to_dict()}
+def _check_checkpoint_path(path: Path) -> None:
+    """A checkpoint must be a file in a folder we can write (created if missing): fail before the first trial."""
+    if path.is_dir():
+        raise ValueError(f"checkpoint {path} is a folder; expected a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"checkpoint {path}: cannot create its folder ({exc.strerror})") from None
+
+
+def space_labels(space: CategoricalSpace) -> dict[str, list[Any]]:
+    """The space as a checkpoint records it (as it reads back from JSON): each label's choices."""
+    return json.loads(json.dumps(space.as_dict(), default=_jsonable))
+
+
+def _save(path: Path, space: CategoricalSpace, strategy: Strategy, result: SearchResult) -> None:
+    state = {"version": 1, "strategy": type(strategy).__name__, "space": space_labels(space),
+             "strategy_state": strategy.state_dict(), **result.to_dict()}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(state, default=_jsonable))
     os.replace(tmp, path)
 
 
-def _restore(path: Path, strategy: Strategy, result: SearchResult) -> None:
+def _restore(path: Path, space: CategoricalSpace, strategy: Strategy, result: SearchResult) -> None:
     try:
         state = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"checkpoint {path} is not valid JSON ({exc}); delete it to start afresh") from None
+    if not isinstance(state, dict) or not {"strategy", "strategy_state", "trials"} <= set(state):
+        raise ValueError(f"{path} is not a search checkpoint (expected the file run_search writes); give another "
+                         "path or delete it to start afresh")
     if state.get("strategy") != type(strategy).__name__:
         raise ValueError(
             f"checkpoint {path} was written by strategy {state.get('strategy')!r}, not {type(strategy).__name__!r}"
         )
+    labels = state.get("space")
+    if labels is not None and labels != space_labels(space):
+        raise ValueError(f"checkpoint {path} was written for another search space (labels {', '.join(labels)}); give "
+                         "another path for this one")
     strategy.load_state_dict(state["strategy_state"])
     result.trials = [Trial(**t) for t in state["trials"]]
     result.rejected = state.get("rejected", 0)

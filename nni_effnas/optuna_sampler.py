@@ -56,7 +56,7 @@ from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
 
 from nni_effnas.space import CategoricalSpace, Sample
-from nni_effnas.strategies import STRATEGIES, Strategy, create_strategy
+from nni_effnas.strategies import STRATEGIES, Strategy, check_strategy_args, create_strategy
 from nni_effnas.strategies.multiobjective import MultiObjectiveMixin
 
 _FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
@@ -86,7 +86,8 @@ class StrategySampler(BaseSampler):
             if name.startswith(("nni_", "optuna_")):
                 raise ValueError(f"strategy {strategy!r} wraps another tuner library; use it directly rather than "
                                  "through StrategySampler")
-            self.strategy, self.strategy_name = create_strategy(name, seed=seed, **dict(strategy_args or {})), name
+            self.strategy = create_strategy(name, seed=seed, **check_strategy_args(strategy_args))
+            self.strategy_name = name
         self.space: CategoricalSpace | None = None
         self._fixed = search_space is not None
         if search_space is not None:

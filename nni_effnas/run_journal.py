@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from nni_effnas.checks import is_int
 from nni_effnas.report_io import jsonable
 
 try:
@@ -67,7 +68,11 @@ class RunJournal:
                 _write(handle, {"journal": kind, "settings": self.settings})
 
     def _read(self, handle) -> None:
-        text = self.path.read_text()
+        try:
+            text = self.path.read_text()
+        except UnicodeDecodeError:
+            raise ValueError(f"{self.path} is not a {self.kind} journal (not UTF-8 text); give a new file or the one "
+                             "this benchmark wrote") from None
         complete = text[: text.rfind("\n") + 1]
         lines = complete.splitlines()
         try:
@@ -84,9 +89,14 @@ class RunJournal:
                                  f"{key}={self.settings.get(key)!r}; use another journal file for other settings")
         for number, line in enumerate(lines[1:], start=2):
             try:
-                self.records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 raise ValueError(f"{self.path}, line {number}: not a JSON record; the journal is damaged") from None
+            if not (isinstance(record, dict) and isinstance(record.get("label"), str) and is_int(record.get("seed"))
+                    and isinstance(record.get("run"), dict)):
+                raise ValueError(f"{self.path}, line {number}: not a run record (label, seed, run); the journal is "
+                                 "damaged")
+            self.records.append(record)
         if len(complete) < len(text):  # a line cut off by a stop mid-write: drop it before appending
             handle.truncate(len(complete.encode()))
 

@@ -38,6 +38,19 @@ _log = logging.getLogger(__name__)
 _WARM_SPACES: set[str] = set()
 
 
+def check_device(device: Any) -> torch.device:
+    """``device`` as a ``torch.device`` that this machine has; a one-line ``ValueError`` otherwise."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a torch device; expected e.g. cpu, cuda or cuda:0") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}, but torch sees no CUDA GPU on this machine; use cpu")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}, but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return parsed
+
+
 class ZeroCostScorer:
     """Zero-cost scores of a search space's samples.
 
@@ -83,7 +96,7 @@ class ZeroCostScorer:
             kwargs.setdefault("num_cells", 5)
         self.model_kwargs = kwargs
         self.seed = int(seed)
-        self.device = torch.device(device)
+        self.device = check_device(device)
         if data is None or isinstance(data, str):
             data = ProxyData(source=data or "noise", batch_size=batch_size, shape=shape,
                              num_classes=kwargs["num_classes"], seed=self.seed)

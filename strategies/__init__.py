@@ -7,12 +7,25 @@ the NNI tuners (after ``nni-effnas register``) know them too.
 Every strategy implements :class:`~nni_effnas.strategies.base.Strategy` (ask / tell); adapters make it an
 NNI tuner (``nni_effnas.nni_tuner``) or drive it in-process (``nni_effnas.loop``).
 """
-from typing import Any
+from typing import Any, Mapping
 
 from nni_effnas.registry import Registry
 from nni_effnas.strategies.base import Strategy
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+
+
+def check_strategy_args(args: Any, owner: str = "strategy_args") -> dict[str, Any]:
+    """``args`` as a dict of a strategy's keyword arguments; refuses a non-mapping and ``seed``, which every caller
+    passes itself (a search's or benchmark run's own seed)."""
+    if args is None:
+        return {}
+    if not isinstance(args, Mapping):
+        raise ValueError(f"{owner} must be a dict of keyword arguments, got {args!r}")
+    if "seed" in args:
+        raise ValueError(f"{owner} must not set seed (got seed={args['seed']!r}); the seed is the run's own "
+                         "(the search's seed, or the benchmark's --seeds and --seed-offset)")
+    return dict(args)
 
 
 def create_strategy(name: str, *, seed: int | None = None, **kwargs: Any) -> Strategy:
@@ -36,4 +49,4 @@ from nni_effnas.strategies import mo_bananas as _mo_bananas  # noqa: E402,F401
 PLUGIN_GROUP = "nni_effnas.strategies"
 STRATEGIES.load_entry_points(PLUGIN_GROUP)
 
-__all__ = ["PLUGIN_GROUP", "STRATEGIES", "Strategy", "create_strategy"]
+__all__ = ["PLUGIN_GROUP", "STRATEGIES", "Strategy", "check_strategy_args", "create_strategy"]

@@ -25,6 +25,11 @@ class NNIBuiltinTuner(Strategy):
 
     def __init__(self, *, seed: int | None = None, **tuner_kwargs: Any) -> None:
         super().__init__(seed=seed)
+        try:  # bad tuner arguments fail here, with their name, not at the first setup
+            with compat.private_global_random(0):
+                type(self).make_tuner(0, **tuner_kwargs)
+        except TypeError as exc:
+            raise ValueError(f"bad arguments for NNI's tuner: {exc}") from None
         self.tuner_kwargs = tuner_kwargs
         self.tuner: Any = None
         self._next_id = 0

@@ -70,7 +70,10 @@ class OptunaSamplerStrategy(Strategy):
 
     def __init__(self, *, seed: int | None = None, sampler_args: Mapping[str, Any] | None = None) -> None:
         super().__init__(seed=seed)
+        if sampler_args is not None and not isinstance(sampler_args, Mapping):
+            raise ValueError(f"sampler_args must be a dict of keyword arguments, got {sampler_args!r}")
         self.sampler_args = dict(sampler_args or {})
+        self._make_sampler(0)  # bad sampler_args fail here, with their name, not at the first setup
         self.study: Any = None
         self.history: list[tuple[Sample, float | None]] = []
         self._pending: dict[str, list[Any]] = {}
@@ -80,13 +83,17 @@ class OptunaSamplerStrategy(Strategy):
         self._distributions = distributions(space)
         self._new_study()
 
+    def _make_sampler(self, seed: int) -> Any:
+        try:
+            with quiet_optuna():
+                return type(self).make_sampler(seed, **self.sampler_args)
+        except TypeError as exc:
+            raise ValueError(f"bad sampler_args for {type(self).__name__}: {exc}") from None
+
     def _new_study(self) -> None:
         import optuna
 
-        try:
-            sampler = type(self).make_sampler(int(self.rng.integers(2**31)), **self.sampler_args)
-        except TypeError as exc:
-            raise ValueError(f"bad sampler_args for {type(self).__name__}: {exc}") from None
+        sampler = self._make_sampler(int(self.rng.integers(2**31)))
         with quiet_optuna():
             self.study = optuna.create_study(directions=list(self.directions), sampler=sampler)
         self._pending = {}

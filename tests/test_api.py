@@ -34,10 +34,15 @@ def test_checkpointed_search_resumes(tmp_path):
     ({"evaluator": "oracle"}, "unknown evaluator 'oracle'"),
     ({"evaluator_args": {"dataset": "svhn"}}, "unknown NAS-Bench-201 dataset 'svhn'"),
     ({"evaluator_args": {"epochs": 3}}, "bad arguments for evaluator 'benchmark'"),
+    ({"space": "darts"}, "the benchmark evaluator has no table for space 'darts'"),  # before any trial, not each
+    ({"strategy_args": {"seed": 1}}, "strategy_args must not set seed"),
+    ({"strategy_args": [1]}, "strategy_args must be a dict"),
+    ({"max_trials": "3"}, "max_trials must be an int >= 0, got '3'"),
+    ({"time_budget_s": float("nan")}, "time_budget_s must be a finite number >= 0"),
 ])
 def test_bad_names_are_clear(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        search(max_trials=1, **kwargs)
+        search(**{"max_trials": 1, **kwargs})
 
 
 def test_search_with_a_constraint_and_a_zero_cost_strategy():

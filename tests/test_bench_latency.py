@@ -46,6 +46,10 @@ def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
     (["--observations", "-1"], "--observations must be in 0..15525"),
     (["--steps", "0"], "--steps must be >= 1, got 0"),
     (["--strategies", "nope"], "unknown strategy 'nope'"),
+    (["--strategies", ""], "no strategies given"),
+    (["--strategies", "random", "--strategy-args", '{"evolution": {"population_size": 5}}'],
+     "--strategy-args names 'evolution', not among the strategies measured (random)"),
+    (["--strategies", "random", "--strategy-args", '{"random": {"seed": 5}}'], "must not set seed"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys):
     assert main(["bench", "latency", "--quiet", *argv]) == 2

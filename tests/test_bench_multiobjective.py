@@ -109,6 +109,11 @@ def test_cli_errors(capsys):
     assert "needs --latency-column" in capsys.readouterr().err
     assert main(["bench", "multiobjective", "--seeds", "0", "--quiet"]) == 2
     assert "--seeds must be >= 1" in capsys.readouterr().err
+    assert main(["bench", "multiobjective", "--device", "fpga", "--latency-table", "x.csv", "--latency-column", "ms",
+                 "--quiet"]) == 2
+    assert "--device fpga and --latency-table x.csv both name the latencies; give one" in capsys.readouterr().err
+    assert main(["bench", "multiobjective", "--strategies", "", "--seeds", "1", "--quiet"]) == 2
+    assert "no strategies given" in capsys.readouterr().err
 
 
 def test_cli_writes_json_and_plot(tmp_path, capsys):

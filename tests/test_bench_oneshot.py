@@ -218,6 +218,10 @@ def test_cli_defaults_are_the_modules():
     (["--space", "darts"], "no one-shot benchmark for space 'darts'; expected nb201"),
     (["--data", "mnist"], "unknown dataset 'mnist'"),
     (["--accelerator", "tpu"], "unknown --accelerator 'tpu'; expected cpu or gpu"),
+    (["--search-args", '{"bogus": 1}'], "--search-args 'bogus': not an argument of the search; expected some of"),
+    (["--search-args", '{"cost_penalty": null, "space": 1}'], "--search-args 'space': not an argument"),
+    pytest.param(["--accelerator", "gpu"], "torch sees no CUDA GPU",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
 ])
 def test_cli_bad_input_returns_2_and_writes_nothing(extra, message, tmp_path, capsys):
     out_json, out_png = tmp_path / "r.json", tmp_path / "r.png"

@@ -207,3 +207,38 @@ def test_cli_checks_its_output_files_before_the_work(tmp_path, monkeypatch, caps
     monkeypatch.setattr(bench_search, "format_table", lambda report: "table")
     assert cli.main(base + ["--journal", str(tmp_path / "new" / "deeper" / "runs.jsonl")]) == 0
     assert ran == [1] and (tmp_path / "new" / "deeper").is_dir()
+
+
+def test_cli_refuses_bad_settings_in_one_line_before_any_run_or_journal(tmp_path, monkeypatch, capsys):
+    """Each bad value is a one-line error with exit 2, found before any run; no journal is started."""
+    from nni_effnas import cli
+
+    ran = []
+    monkeypatch.setattr("nni_effnas.bench_search.run_search", lambda *a, **k: ran.append(1))
+    journal = tmp_path / "j.jsonl"
+    base = ["bench", "search", "--seeds", "1", "--budget-frac", "0.01", "--quiet", "--journal", str(journal)]
+    cases = [
+        (["--strategies", "random", "--strategy-args", '{"random": {"seed": 3}}'], "must not set seed (got seed=3)"),
+        (["--strategies", "evolution", "--strategy-args", '{"evolution": {"bogus": 1}}'],
+         "bad arguments for strategy 'regularized_evolution'"),
+        (["--strategies", "nni_tpe", "--strategy-args", '{"nni_tpe": {"bogus": 1}}'], "unexpected keyword argument"),
+        (["--strategies", "optuna_tpe", "--strategy-args", '{"optuna_tpe": {"sampler_args": {"bogus": 1}}}'],
+         "bad sampler_args"),
+        (["--strategies", "a=random,a=evolution"], "strategy label 'a' is given twice"),
+        (["--strategies", ""], "no strategies given"),
+        (["--json", str(journal)], "--json and --journal name the same file"),
+        (["--plot", str(tmp_path / "curves")], "--plot " + str(tmp_path / "curves") + ": expected a file name ending"),
+    ]
+    for extra, message in cases:
+        assert cli.main(base + extra) == 2, extra
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("nni-effnas: error: ") and message in err and "\n" not in err, (extra, err)
+    assert ran == [] and not journal.exists()
+    for flag, value, message in (("--seed-offset", "-1", "expected a whole number >= 0, got '-1'"),
+                                 ("--budget-s", "0", "expected a number of seconds > 0, got '0'"),
+                                 ("--budget-s", "nan", "expected a number of seconds > 0, got 'nan'")):
+        with pytest.raises(SystemExit) as stop:
+            cli.main(base + [flag, value])
+        assert stop.value.code == 2 and message in capsys.readouterr().err
+    with pytest.raises(ValueError, match="--seed-offset must be >= 0, got -2"):
+        run_benchmark(TabularBenchmark.nb201("cifar10"), ["random"], seeds=1, budget_frac=0.01, seed_offset=-2)

@@ -122,3 +122,37 @@ def test_corrupt_checkpoint_is_a_clear_error(toy_space, tmp_path):
     ckpt.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         run_search(create_strategy("random", seed=0), toy_space, objective, max_trials=2, checkpoint=ckpt)
+
+
+def test_a_checkpoint_path_that_cannot_be_one_fails_before_the_first_trial(toy_space, tmp_path):
+    calls = []
+
+    def counted(sample):
+        calls.append(sample)
+        return objective(sample)
+
+    with pytest.raises(ValueError, match="is a folder; expected a file path"):
+        run_search(create_strategy("random", seed=0), toy_space, counted, max_trials=2, checkpoint=tmp_path)
+    assert calls == []
+    deep = tmp_path / "new" / "search.json"  # a missing folder is created
+    run_search(create_strategy("random", seed=0), toy_space, counted, max_trials=2, checkpoint=deep)
+    assert len(json.loads(deep.read_text())["trials"]) == 2
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '{"trials": []}', '{"strategy": "Random"}'])
+def test_a_file_that_is_not_a_checkpoint_is_refused_and_left_alone(toy_space, tmp_path, content):
+    ckpt = tmp_path / "search.json"
+    ckpt.write_text(content)
+    with pytest.raises(ValueError, match="is not a search checkpoint"):
+        run_search(create_strategy("random", seed=0), toy_space, objective, max_trials=2, checkpoint=ckpt)
+    assert ckpt.read_text() == content
+
+
+def test_a_checkpoint_of_another_search_space_is_refused(toy_space, tmp_path):
+    from nni_effnas.space import CategoricalSpace
+
+    ckpt = tmp_path / "search.json"
+    run_search(create_strategy("random", seed=0), toy_space, objective, max_trials=2, checkpoint=ckpt)
+    other = CategoricalSpace.from_dict({"a": [0, 1, 2, 3], "b": ["x", "y"], "c": [True, False]})
+    with pytest.raises(ValueError, match="written for another search space"):
+        run_search(create_strategy("random", seed=0), other, objective, max_trials=4, checkpoint=ckpt)

@@ -93,3 +93,22 @@ def _append_runs(path: str, part: int) -> None:
     book = RunJournal(path, "demo", {})
     for seed in range(20 * part, 20 * part + 20):
         book.append("a", seed, "x", {"pad": "y" * 5000, "seed": seed})
+
+
+@pytest.mark.parametrize("line", ['{"foo": 1}', "[1, 2]", '{"label": "a", "seed": "0", "run": {}}',
+                                  '{"label": "a", "seed": 0, "run": [1]}'])
+def test_a_line_that_is_not_a_run_record_is_a_damaged_journal(tmp_path, line):
+    path = tmp_path / "j.jsonl"
+    RunJournal(path, "demo", {})
+    with open(path, "a") as handle:
+        handle.write(line + "\n")
+    with pytest.raises(ValueError, match=r"j.jsonl, line 2: not a run record \(label, seed, run\)"):
+        RunJournal(path, "demo", {})
+
+
+def test_a_binary_file_is_not_a_journal_and_is_left_alone(tmp_path):
+    path = tmp_path / "j.jsonl"
+    path.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ValueError, match="j.jsonl is not a demo journal"):
+        RunJournal(path, "demo", {})
+    assert path.read_bytes() == b"\xff\xfe\x00binary"

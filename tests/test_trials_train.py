@@ -120,3 +120,11 @@ def test_bad_params_raise_on_evaluate(kwargs: dict, match: str) -> None:
 
 def _digits_meta() -> DataSplits:
     return TrainEvaluator().data
+
+
+def test_an_out_dir_that_is_a_file_is_refused_before_training(tmp_path: Path) -> None:
+    blocker = tmp_path / "model.pt"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValueError, match="out_dir .*model.pt is a file; expected a folder"):
+        TrainEvaluator(epochs=1, out_dir=blocker)
+    assert blocker.read_text() == "not a folder"

@@ -173,3 +173,13 @@ def test_build_rows_are_cached_with_the_scores(tmp_path):
     zc.score(MIXED)
     rows = zc.cache.get(zc.setting(), SPACE.to_string(MIXED), [BUILD, "params"])
     assert set(rows) == {BUILD, "params"} and math.isnan(rows[BUILD][0]) and rows[BUILD][1] > 0
+
+
+@pytest.mark.parametrize("device, message", [
+    ("bogus", "device 'bogus' is not a torch device; expected e.g. cpu, cuda or cuda:0"),
+    pytest.param("cuda", "torch sees no CUDA GPU", marks=pytest.mark.skipif(torch.cuda.is_available(),
+                                                                             reason="this machine has a GPU")),
+])
+def test_a_device_this_machine_lacks_is_a_one_line_error(tmp_path, device, message):
+    with pytest.raises(ValueError, match=message):
+        ZeroCostScorer("nb201", proxies=("synflow",), device=device, cache=False)

@@ -20,7 +20,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from nni_effnas.checks import check_int
+from nni_effnas.checks import check_int, check_out_dir
 from nni_effnas.costs.nb201_counts import nb201_flops_M
 from nni_effnas.costs.network import LatencySettings, latency_metrics, network_costs
 from nni_effnas.registry import Registry
@@ -38,6 +38,10 @@ class Evaluator(ABC):
     """
 
     takes: str = "sample"
+
+    def check_space(self, space: SearchSpace) -> None:
+        """Raise a one-line ``ValueError`` if this evaluator cannot score samples of ``space`` (called before a
+        search starts, so a mismatch is not a run of failed trials)."""
 
     @abstractmethod
     def evaluate(self, sample: Mapping[str, Any], *, space: SearchSpace, report: Report | None = None) -> dict[str, Any]:
@@ -86,9 +90,12 @@ class BenchmarkEvaluator(Evaluator):
             raise ValueError(f"unknown latency device {device!r}; expected one of: {', '.join(self.table.devices)}")
         self.device = device
 
-    def evaluate(self, sample: Mapping[str, Any], *, space: SearchSpace, report: Report | None = None) -> dict[str, Any]:
+    def check_space(self, space: SearchSpace) -> None:
         if space.name != "nb201":
             raise ValueError(f"the benchmark evaluator has no table for space {space.name!r}; expected nb201")
+
+    def evaluate(self, sample: Mapping[str, Any], *, space: SearchSpace, report: Report | None = None) -> dict[str, Any]:
+        self.check_space(space)
         clean = space.categorical().validate(sample)
         row = self.table.query(clean, self.dataset)
         if report is not None:
@@ -195,9 +202,12 @@ class ZeroCostEvaluator(Evaluator):
         self.device = device
         self.input_shape = TASKS[canonical_dataset(dataset)][1]
 
-    def evaluate(self, sample: Mapping[str, Any], *, space: SearchSpace, report: Report | None = None) -> dict[str, Any]:
+    def check_space(self, space: SearchSpace) -> None:
         if space.name != self.scorer.space.name:
             raise ValueError(f"the zero-cost evaluator scores NAS-Bench-201 networks, not space {space.name!r}")
+
+    def evaluate(self, sample: Mapping[str, Any], *, space: SearchSpace, report: Report | None = None) -> dict[str, Any]:
+        self.check_space(space)
         clean = space.categorical().validate(sample)
         before = self.scorer.charged_s
         scores = {name: (value if math.isfinite(value) else None) for name, value in self.scorer.score(clean).items()}
@@ -305,7 +315,7 @@ class OneShotEvaluator(Evaluator):
         self.dataset, self.data_dir, self.epochs, self.batch_size = dataset, data_dir, epochs, batch_size
         self.channels, self.num_cells, self.limit, self.val_limit = channels, num_cells, limit, val_limit
         self.hessian, self.method, self.seed = bool(hessian), method, seed
-        self.out_dir, self.accelerator = out_dir, accelerator
+        self.out_dir, self.accelerator = check_out_dir(out_dir), accelerator
 
     def evaluate(self, sample: Mapping[str, Any], *, space: SearchSpace, report: Report | None = None) -> dict[str, Any]:
         import tempfile

@@ -27,7 +27,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from nni_effnas.checks import check_int
+from nni_effnas.checks import check_int, check_out_dir
 from nni_effnas.trials.data import DataSplits, load_dataset
 
 __all__ = ["ReportCallback", "TrainEvaluator"]
@@ -180,7 +180,7 @@ class TrainEvaluator:
         self.optimizer = optimizer
         self.seed = seed
         self.limit = limit
-        self.out_dir = out_dir
+        self.out_dir = check_out_dir(out_dir)
         self.num_workers = num_workers
         self.accelerator = accelerator
 
