@@ -19,17 +19,22 @@
   stop, which NNI re-runs itself, are not proposed again. NNI numbers parameters sequentially and, on resume,
   continues after the highest one it had submitted; so samples generated with a parameter id at or above the
   first id of the resumed run never reached a trial and are free to be proposed again. Results replayed by ``import_data`` that the
-  checkpoint already holds are not told twice. Without a checkpoint, ``import_data`` alone rebuilds the state.
+  checkpoint already holds are not told twice. Without a checkpoint, ``import_data`` alone rebuilds the state. A
+  checkpoint written by another strategy, or not by this tuner, is refused at start-up (a ``ValueError`` naming
+  the file); a malformed ``import_data`` record, or a result whose parameters are not a sample of the space (a
+  customised trial's), is skipped with a warning.
 
 Each strategy in the registry gets a registered tuner class ``Effnas<ClassName>`` in this module (built from
 the registry by :func:`tuner_class`); ``nni-effnas register`` registers them with ``nnictl algo register``.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import os
+import reprlib
 import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -39,9 +44,12 @@ from nni.tuner import Tuner
 
 from nni_effnas.checks import is_number
 from nni_effnas.space import CategoricalSpace, Sample
-from nni_effnas.strategies import STRATEGIES, create_strategy
+from nni_effnas.strategies import STRATEGIES, check_strategy_args, create_strategy
 
 _logger = logging.getLogger(__name__)
+
+#: the keys a tuner checkpoint must have, and their types ("metrics" is absent in older checkpoints)
+_CHECKPOINT_KEYS = {"version": int, "strategy": str, "strategy_state": dict, "results": dict, "in_flight": dict}
 
 #: how many known samples in a row the strategy may propose before the tuner gives up (space exhausted)
 MAX_DUPLICATES = 1000
@@ -70,10 +78,16 @@ def numeric_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
+def _loads(text: str) -> Any:
+    """``nni.load`` (JSON with NNI's type hooks); text it cannot read raises a one-line ``ValueError``."""
+    try:
+        return nni.load(text)
+    except Exception as exc:  # the type hooks raise all kinds of errors on odd input
+        raise ValueError(f"not readable JSON: {type(exc).__name__}: {exc}") from None
+
+
 def _locked(method: Any) -> Any:
     """Serialise a tuner method on the instance's lock."""
-    import functools
-
     @functools.wraps(method)
     def wrapper(self: "StrategyTuner", *args: Any, **kwargs: Any) -> Any:
         with self._lock:
@@ -131,7 +145,11 @@ class StrategyTuner(Tuner):
         both = sorted(set(strategy_args or {}) & set(kwargs))
         if both:
             raise ValueError(f"classArgs {both} given both flat and in strategy_args; give each once")
-        self.strategy = create_strategy(name, seed=seed, **{**(strategy_args or {}), **kwargs})
+        self._new_strategy = functools.partial(
+            create_strategy, name, seed=seed,
+            **{**check_strategy_args(strategy_args, "classArgs.strategy_args"), **kwargs})
+        self.strategy = self._new_strategy()
+        self._strategy_key = STRATEGIES.canonical(name)  # what the checkpoint records and a resume must match
         self.minimize = optimize_mode == "minimize"
         self.feasible = parse_constraint(constraint) if constraint is not None else None
         self.space: CategoricalSpace | None = None
@@ -150,8 +168,8 @@ class StrategyTuner(Tuner):
         self.space = CategoricalSpace.from_nni(search_space)
         self.strategy.setup(self.space, feasible=self.feasible)
         if self._checkpoint is not None:
-            self._restore(self._checkpoint)
-            self._checkpoint = None
+            checkpoint, self._checkpoint = self._checkpoint, None
+            self._restore(checkpoint)
         imported, self._imported = self._imported, []
         if imported:
             self.import_data(imported)
@@ -191,7 +209,12 @@ class StrategyTuner(Tuner):
                 sample = space.validate(echoed)
             except ValueError:
                 _logger.warning("trial %s echoed a sample outside the space: %r", parameter_id, echoed)
-        sample = space.validate(sample)
+        try:
+            sample = space.validate(sample)
+        except ValueError as exc:  # e.g. a customised trial's parameters: not ours to tell the strategy
+            _logger.warning("ignoring the result of parameter id %s: its parameters %s are not a sample of the "
+                            "search space (%s)", parameter_id, reprlib.repr(parameters), exc)
+            return
         self._record(sample, reward, metrics)
 
     @_locked
@@ -203,24 +226,33 @@ class StrategyTuner(Tuner):
 
     @_locked
     def import_data(self, data: Any) -> None:
-        """Replay earlier results (``nnictl resume``): each item ``{"parameter": sample, "value": metric}``."""
-        if isinstance(data, str):
-            data = nni.load(data)
+        """Replay earlier results (``nnictl resume``): each item ``{"parameter": sample, "value": metric}`` (or its
+        JSON); a malformed item is skipped with a warning."""
+        try:
+            data = _loads(data) if isinstance(data, str) else data
+        except ValueError as exc:
+            _logger.warning("import_data: skipping %s (%s)", reprlib.repr(data), exc)
+            return
+        if not isinstance(data, (list, tuple)):
+            _logger.warning("import_data: skipping %s; expected a list of {'parameter': ..., 'value': ...}",
+                            reprlib.repr(data))
+            return
         if self.space is None:
             self._imported.extend(data)
             return
         replayed = 0
-        for item in data:
-            if isinstance(item, str):
-                item = nni.load(item)
+        for raw in data:
             try:
+                item = _loads(raw) if isinstance(raw, str) else raw
+                if not isinstance(item, Mapping) or not {"parameter", "value"} <= item.keys():
+                    raise ValueError("expected a dict with keys 'parameter' and 'value'")
                 sample = self.space.validate(item["parameter"])
-            except (ValueError, KeyError, TypeError) as exc:
-                _logger.warning("import_data: skipping an entry that does not fit the search space (%s)", exc)
+            except ValueError as exc:
+                _logger.warning("import_data: skipping entry %s (%s)", reprlib.repr(raw), exc)
                 continue
             if self.space.key(sample) in self.results:
                 continue  # already known from the checkpoint
-            reward, metrics = extract_reward(item.get("value"), minimize=self.minimize)
+            reward, metrics = extract_reward(item["value"], minimize=self.minimize)
             self._record(sample, reward, metrics)
             replayed += 1
         _logger.info("import_data: replayed %d earlier trials", replayed)
@@ -242,7 +274,7 @@ class StrategyTuner(Tuner):
         path = self._checkpoint_file()
         if path is None or self.space is None:
             return
-        state = {"version": 1, "strategy": self.strategy_name or type(self.strategy).__name__,
+        state = {"version": 1, "strategy": self._strategy_key,
                  "strategy_state": self.strategy.state_dict(), "results": self.results, "metrics": self.metrics,
                  "in_flight": {**self.resumed_in_flight, **{self.space.key(s): pid for pid, s in self.pending.items()}}}
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -251,19 +283,39 @@ class StrategyTuner(Tuner):
 
     @_locked
     def load_checkpoint(self) -> None:
+        """Read the checkpoint of an earlier run (restored once the search space arrives); one that is not of this
+        tuner and strategy raises a ``ValueError`` naming the file (NNI calls this at start-up, before any trial)."""
         path = self._checkpoint_file()
         if path is None or not path.is_file():
             return
         try:
-            self._checkpoint = json.loads(path.read_text())
-        except json.JSONDecodeError:
+            state = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
             _logger.warning("tuner checkpoint %s is unreadable; rebuilding the state from import_data", path)
+            return
+        if not isinstance(state, dict):
+            raise ValueError(f"tuner checkpoint {path} holds a JSON {type(state).__name__}; expected a dict")
+        missing = [key for key in _CHECKPOINT_KEYS if not isinstance(state.get(key), _CHECKPOINT_KEYS[key])]
+        if missing:
+            raise ValueError(f"tuner checkpoint {path} is not one of this tuner: missing or malformed {missing}")
+        if state["strategy"] not in (self._strategy_key, type(self.strategy).__name__):
+            raise ValueError(f"tuner checkpoint {path} was written by strategy {state['strategy']!r}; this tuner runs "
+                             f"{self._strategy_key!r} (resume with the same strategy, or remove the checkpoint)")
+        self._checkpoint = state
 
     def _restore(self, state: Mapping[str, Any]) -> None:
-        self.strategy.load_state_dict(state["strategy_state"])
-        self.results = dict(state["results"])
-        self.metrics = {k: dict(v) for k, v in state.get("metrics", {}).items()}  # absent in older checkpoints
-        self.resumed_in_flight = {k: int(pid) for k, pid in state["in_flight"].items() if k not in self.results}
+        """Restore a checkpoint checked by :meth:`load_checkpoint`: all of it, or nothing (then a ``ValueError``)."""
+        try:
+            results = dict(state["results"])
+            metrics = {k: dict(v) for k, v in state.get("metrics", {}).items()}  # absent in older checkpoints
+            in_flight = {k: int(pid) for k, pid in state["in_flight"].items() if k not in results}
+            self.strategy.load_state_dict(state["strategy_state"])
+        except Exception as exc:
+            self.strategy = self._new_strategy()  # not half-restored: a fresh strategy
+            self.strategy.setup(self._require_space(), feasible=self.feasible)
+            raise ValueError(f"tuner checkpoint {self._checkpoint_file()} does not fit strategy {self._strategy_key!r} "
+                             f"on this search space: {type(exc).__name__}: {exc}") from exc
+        self.results, self.metrics, self.resumed_in_flight = results, metrics, in_flight
         _logger.info("restored tuner state: %d results, %d samples in flight", len(self.results),
                      len(self.resumed_in_flight))
 

@@ -39,14 +39,26 @@ class CategoricalSpace:
     @classmethod
     def from_nni(cls, search_space: Mapping[str, Any]) -> "CategoricalSpace":
         """Read NNI's search-space JSON; only ``choice`` parameters are supported."""
+        if not isinstance(search_space, Mapping):
+            raise ValueError(f"an NNI search space must be a dict of parameter -> {_NNI_CHOICE}, "
+                             f"got {type(search_space).__name__}")
         choices = {}
         for label, spec in search_space.items():
-            kind = spec.get("_type") if isinstance(spec, Mapping) else None
+            if not isinstance(spec, Mapping):
+                raise ValueError(f"search-space parameter {label!r} is {spec!r}; expected {_NNI_CHOICE}")
+            missing = [key for key in ("_type", "_value") if key not in spec]
+            if missing:
+                raise ValueError(f"search-space parameter {label!r} has no {' or '.join(missing)}; "
+                                 f"expected {_NNI_CHOICE}")
+            kind = spec["_type"]
             if kind != "choice":
                 raise ValueError(
                     f"search-space parameter {label!r} has _type {kind!r}; expected 'choice' (categorical spaces only)"
                 )
             values = spec["_value"]
+            if not isinstance(values, (list, tuple)) or not values:
+                raise ValueError(f"search-space parameter {label!r} has _value {values!r}; "
+                                 "expected a non-empty list of choices")
             if any(isinstance(v, Mapping) for v in values):
                 raise ValueError(f"search-space parameter {label!r} uses nested choices, which are not supported")
             choices[label] = values
@@ -87,15 +99,35 @@ class CategoricalSpace:
         return clean
 
     def encode(self, sample: Mapping[str, Any]) -> tuple[int, ...]:
-        """Choice indices, in label order."""
-        return tuple(values.index(sample[label]) for label, values in self.choices)
+        """Choice indices, in label order; a sample outside the space raises :meth:`validate`'s ``ValueError``."""
+        try:
+            return tuple(values.index(sample[label]) for label, values in self.choices)
+        except (KeyError, ValueError, TypeError):
+            self.validate(sample)  # raises the one-line error naming the bad label or value
+            raise
 
     def decode(self, indices: tuple[int, ...]) -> Sample:
-        return {label: values[i] for (label, values), i in zip(self.choices, indices)}
+        """The sample of choice indices in label order (the inverse of :meth:`encode`)."""
+        if len(indices) != len(self.choices):
+            raise ValueError(f"decode needs {len(self.choices)} choice indices (one per label {list(self.labels)}), "
+                             f"got {len(indices)}: {tuple(indices)}")
+        try:
+            if min(indices) >= 0:  # a negative index would silently pick from the end
+                return {label: values[i] for (label, values), i in zip(self.choices, indices)}
+        except (IndexError, TypeError):
+            pass
+        for (label, values), i in zip(self.choices, indices):
+            if not isinstance(i, (int, np.integer)) or not 0 <= i < len(values):
+                raise ValueError(f"choice index {i!r} for {label!r} is out of range; "
+                                 f"expected an integer in 0..{len(values) - 1}")
+        raise ValueError(f"bad choice indices {tuple(indices)}")  # unreachable for int-like indices
 
     def key(self, sample: Mapping[str, Any]) -> str:
         """A canonical hashable key of a sample (JSON of its values in label order)."""
         return json.dumps([sample[label] for label in self.labels])
+
+
+_NNI_CHOICE = "{'_type': 'choice', '_value': [choices...]}"
 
 
 def _key(value: Any) -> str:

@@ -1,3 +1,4 @@
+import json
 import math
 
 import nni
@@ -164,3 +165,96 @@ def test_generated_but_never_submitted_samples_are_free_again(toy_space, tmp_pat
     assert toy_space.key(unsubmitted) in resumed.resumed_in_flight
     resumed.generate_parameters(3)  # NNI's next id after the 3 submitted ones
     assert resumed.resumed_in_flight == {}
+
+
+@pytest.mark.parametrize("parameters", [{"lr": 0.1}, None, {"a": 9, "b": "x", "c": True}])
+def test_result_with_parameters_outside_the_space_is_ignored_with_a_warning(toy_space, caplog, parameters):
+    """A customised trial's parameters (or none): one warning naming the parameter id, and the search goes on."""
+    tuner = make(toy_space, strategy="random")
+    with caplog.at_level("WARNING", logger="nni_effnas.nni_tuner"):
+        tuner.receive_trial_result(41, parameters, {"default": 1.0})
+        tuner.trial_end(41, True)
+    assert tuner.results == {}
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "parameter id 41" in caplog.text and "not a sample of the search space" in caplog.text
+    p = tuner.generate_parameters(0)
+    tuner.receive_trial_result(0, p, {"default": 2.0})
+    assert tuner.results == {toy_space.key(p): 2.0}
+
+
+def test_import_data_skips_malformed_records_and_imports_the_rest(toy_space, caplog):
+    good = [{"parameter": {"a": a, "b": "x", "c": True}, "value": float(a)} for a in range(3)]
+    data = [good[0], "garbage", 5, '{"__nni_type__": "path:nosuch.thing"}', {"parameter": good[1]["parameter"]},
+            {"value": 1.0}, {"parameter": {"lr": 0.1}, "value": 1.0}, nni.dump(good[1]), good[2]]
+    tuner = make(toy_space, strategy="random")
+    with caplog.at_level("WARNING", logger="nni_effnas.nni_tuner"):
+        tuner.import_data(data)
+        tuner.import_data("{not json")
+    assert tuner.results == {toy_space.key(g["parameter"]): g["value"] for g in good}
+    skipped = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(skipped) == 7
+    assert all(m.startswith("import_data: skipping") for m in skipped)
+    assert "'garbage'" in skipped[0] and "skipping entry 5 (expected a dict" in skipped[1]
+
+
+def checkpoint_of(toy_space, tmp_path, monkeypatch, strategy="random"):
+    monkeypatch.setenv("NNI_CHECKPOINT_DIRECTORY", str(tmp_path))
+    first = make(toy_space, strategy=strategy)
+    for pid in range(3):
+        p = first.generate_parameters(pid)
+        first.receive_trial_result(pid, p, {"default": score(p)})
+    return tmp_path / "effnas_tuner.json"
+
+
+@pytest.mark.parametrize("written_by, resumed_by", [("random", "regularized_evolution"),
+                                                    ("regularized_evolution", "reinforce")])
+def test_checkpoint_of_another_strategy_is_refused(toy_space, tmp_path, monkeypatch, written_by, resumed_by):
+    path = checkpoint_of(toy_space, tmp_path, monkeypatch, strategy=written_by)
+    resumed = StrategyTuner(strategy=resumed_by, seed=0)
+    message = f"tuner checkpoint {path} was written by strategy '{written_by}'; this tuner runs '{resumed_by}'"
+    with pytest.raises(ValueError, match=message):
+        resumed.load_checkpoint()
+    resumed.update_search_space(toy_space.to_nni())
+    assert resumed.results == {} and resumed.resumed_in_flight == {}
+
+
+def test_checkpoint_of_the_same_strategy_under_an_alias_or_the_old_class_name_loads(toy_space, tmp_path,
+                                                                                    monkeypatch):
+    path = checkpoint_of(toy_space, tmp_path, monkeypatch, strategy="regularized_evolution")
+    state = json.loads(path.read_text())
+    assert state["strategy"] == "regularized_evolution"
+    path.write_text(json.dumps({**state, "strategy": "RegularizedEvolution"}))  # as older tuners wrote it
+    for tuner in (StrategyTuner(strategy="evolution", seed=0), nni_tuner.EffnasRegularizedEvolution(seed=0)):
+        tuner.load_checkpoint()
+        tuner.update_search_space(toy_space.to_nni())
+        assert len(tuner.results) == 3
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: {k: v for k, v in s.items() if k != "strategy_state"}, r"missing or malformed \['strategy_state'\]"),
+    (lambda s: {"version": 1}, r"missing or malformed \['strategy', 'strategy_state', 'results', 'in_flight'\]"),
+    (lambda s: {**s, "results": [1]}, r"missing or malformed \['results'\]"),
+    (lambda s: [s], "holds a JSON list; expected a dict"),
+])
+def test_checkpoint_that_is_not_of_this_tuner_is_refused(toy_space, tmp_path, monkeypatch, edit, message):
+    path = checkpoint_of(toy_space, tmp_path, monkeypatch)
+    path.write_text(json.dumps(edit(json.loads(path.read_text()))))
+    resumed = StrategyTuner(strategy="random", seed=0)
+    with pytest.raises(ValueError, match=f"tuner checkpoint {path} .*{message}"):
+        resumed.load_checkpoint()
+    resumed.update_search_space(toy_space.to_nni())
+    assert resumed.results == {}
+
+
+def test_checkpoint_that_does_not_fit_leaves_nothing_half_restored(toy_space, tmp_path, monkeypatch):
+    path = checkpoint_of(toy_space, tmp_path, monkeypatch, strategy="regularized_evolution")
+    state = json.loads(path.read_text())
+    state["strategy_state"]["population"].append([{"a": 1, "b": "x", "c": True}, "not a reward"])
+    path.write_text(json.dumps(state))
+    fresh = make(toy_space, strategy="regularized_evolution").strategy.state_dict()
+    resumed = StrategyTuner(strategy="regularized_evolution", seed=0)
+    resumed.load_checkpoint()
+    with pytest.raises(ValueError, match=f"tuner checkpoint {path} does not fit strategy 'regularized_evolution'"):
+        resumed.update_search_space(toy_space.to_nni())
+    assert resumed.results == {} and resumed.metrics == {} and resumed.resumed_in_flight == {}
+    assert resumed.strategy.state_dict() == fresh  # its rng was loaded before the bad population: not kept
