@@ -32,35 +32,68 @@ def load_trials(source: str | Path, *, experiment_dir: str | Path | None = None)
     ``nnictl experiment export`` JSON file or a loop checkpoint."""
     path = Path(source)
     if path.is_file():
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not JSON ({exc.msg}); expected an nnictl export or a search checkpoint") from None
-        if isinstance(data, dict) and "trials" in data:
-            return [{"id": str(t["number"]), "parameters": t["sample"], "metrics": {**t.get("metrics", {}),
-                     "default": t["reward"]}} for t in data["trials"] if t.get("status") == "SUCCEEDED"]
-        if isinstance(data, list):
-            return [{"id": r.get("trialJobId", str(i)), "parameters": r.get("parameter", {}),
-                     "metrics": _metrics(r.get("value"))} for i, r in enumerate(data)]
-        raise ValueError(f"{path} is neither an nnictl export (a list of records) nor a search checkpoint")
+        return _load_file(path)
     root = Path(experiment_dir) if experiment_dir else Path.home() / "nni-experiments"
     database = root / str(source) / "db" / "nni.sqlite"
     if not database.is_file():
         raise FileNotFoundError(f"no file {source!r} and no NNI experiment {source!r} under {root} (looked for "
                                 f"{database})")
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
-        finals = connection.execute("select trialJobId, data from MetricData where type = 'FINAL'").fetchall()
-        events = connection.execute("select trialJobId, data from TrialJobEvent where data is not null").fetchall()
-    finally:
-        connection.close()
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            finals = connection.execute("select trialJobId, data from MetricData where type = 'FINAL'").fetchall()
+            events = connection.execute("select trialJobId, data from TrialJobEvent where data is not null").fetchall()
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:  # OperationalError too: a missing table
+        raise ValueError(f"{database} is not a readable NNI experiment database ({exc}); expected the nni.sqlite of an "
+                         f"NNI experiment") from None
     parameters: dict[str, Any] = {}
     for trial, data in events:
         try:
             parameters.setdefault(trial, json.loads(data).get("parameters", {}))
-        except (json.JSONDecodeError, AttributeError):
+        except (json.JSONDecodeError, TypeError, AttributeError):
             continue
     return [{"id": trial, "parameters": parameters.get(trial, {}), "metrics": _metrics(data)} for trial, data in finals]
+
+
+def _load_file(path: Path) -> list[dict[str, Any]]:
+    """The trials of an ``nnictl experiment export`` JSON file or a search checkpoint."""
+    expected = "expected an nnictl export or a search checkpoint"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text; {expected} (JSON)") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not JSON ({exc.msg}); {expected}") from None
+    if isinstance(data, dict) and "trials" in data:
+        trials = data["trials"]
+        if not isinstance(trials, list):
+            raise ValueError(f"{path}: 'trials' is {type(trials).__name__}; expected the list of a search checkpoint")
+        out = []
+        for i, t in enumerate(trials):
+            if not isinstance(t, dict):
+                raise ValueError(f"{path}: trial {i} is {type(t).__name__}; expected an object of a search checkpoint")
+            if t.get("status") != "SUCCEEDED":
+                continue
+            absent = [key for key in ("number", "sample", "reward") if key not in t]
+            if absent:
+                raise ValueError(f"{path}: trial {i} has no {', '.join(absent)}; expected the number, sample and "
+                                 f"reward of each trial of a search checkpoint")
+            metrics = t.get("metrics", {})
+            if not isinstance(metrics, dict):
+                raise ValueError(f"{path}: trial {i} has metrics {metrics!r}; expected an object of metric -> value")
+            out.append({"id": str(t["number"]), "parameters": t["sample"],
+                        "metrics": {**metrics, "default": t["reward"]}})
+        return out
+    if isinstance(data, list):
+        for i, r in enumerate(data):
+            if not isinstance(r, dict):
+                raise ValueError(f"{path}: record {i} is {type(r).__name__}; expected objects with 'parameter' and "
+                                 f"'value' (an nnictl export)")
+        return [{"id": r.get("trialJobId", str(i)), "parameters": r.get("parameter", {}),
+                 "metrics": _metrics(r.get("value"))} for i, r in enumerate(data)]
+    raise ValueError(f"{path} is neither an nnictl export (a list of records) nor a search checkpoint")
 
 
 def _metrics(value: Any) -> dict[str, Any]:

@@ -76,3 +76,34 @@ def test_cli_writes_the_front_and_names_bad_input(tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{")
     assert main(["pareto", str(tmp_path / "bad.json")]) == 2
     assert "is not JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("[1, 2, 3]", "record 0 is int; expected objects with 'parameter' and 'value' (an nnictl export)"),
+    ('{"trials": "abc"}', "'trials' is str; expected the list of a search checkpoint"),
+    ('{"trials": [3]}', "trial 0 is int; expected an object of a search checkpoint"),
+    ('{"trials": [{"status": "SUCCEEDED", "sample": {}, "reward": 1}]}', "trial 0 has no number; expected the number"),
+    ('{"trials": [{"number": 0, "status": "SUCCEEDED", "sample": {}, "reward": 1, "metrics": 5}]}',
+     "trial 0 has metrics 5; expected an object of metric -> value"),
+    (b'[{"value": "\xff"}]', "is not UTF-8 text; expected an nnictl export or a search checkpoint (JSON)"),
+])
+def test_malformed_files_are_named(tmp_path, capsys, content, expected):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ValueError) as info:
+        pareto_export.load_trials(path)
+    assert str(path) in str(info.value) and expected in str(info.value) and "\n" not in str(info.value)
+    assert main(["pareto", str(path)]) == 2
+    assert expected in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, reason", [(b"not a database " * 100, "file is not a database"),
+                                             (b"", "no such table: MetricData")])
+def test_unreadable_experiment_database_is_named(tmp_path, content, reason):
+    database = tmp_path / "exp1" / "db" / "nni.sqlite"
+    database.parent.mkdir(parents=True)
+    database.write_bytes(content)
+    with pytest.raises(ValueError) as info:
+        pareto_export.load_trials("exp1", experiment_dir=tmp_path)
+    assert str(info.value) == (f"{database} is not a readable NNI experiment database ({reason}); expected the "
+                               "nni.sqlite of an NNI experiment")
