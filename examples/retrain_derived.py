@@ -3,7 +3,8 @@ evaluation network with ``get_space(name).build(sample, ...)`` and train it from
 :class:`nni_effnas.trials.train.TrainEvaluator`, printing the final validation accuracy.
 
     python examples/retrain_derived.py ~/nni-experiments/<exp>/trials/<trial>/derived.json --epochs 10
-    python examples/retrain_derived.py --space nb201 --arch '|nor_conv_3x3~0|+|...|' --dataset digits
+    python examples/retrain_derived.py --space nb201 --dataset digits \
+        --arch '|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|'
 
 ``derived.json`` is written by ``effnas-trial --evaluator oneshot`` (trials/configs/nb201_oneshot.yml) into the
 trial's output directory. Network size: ``--channels`` and ``--cells`` (cells per stage; DARTS: ``layers = 3 *
