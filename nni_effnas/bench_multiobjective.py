@@ -58,6 +58,9 @@ class Device:
 
 def nb201_devices(bench: TabularBenchmark, names: str | Sequence[str]) -> list[Device]:
     """Devices of the shipped NB201 table by name (``all``: every one); an unknown name lists the known ones."""
+    if bench.name == "nb201/imagenet16":
+        raise ValueError("the shipped NAS-Bench-201 latencies are for 32x32 inputs, not ImageNet16-120's 16x16: use "
+                         "--dataset cifar10 or cifar100, or give your own --latency-table")
     known = sorted(c.split(":", 1)[1] for c in bench.columns if c.startswith("latency:"))
     wanted = known if names == "all" else ([names] if isinstance(names, str) else list(names))
     wanted = [n.strip() for part in wanted for n in part.split(",") if n.strip()]
@@ -201,6 +204,10 @@ def run_constrained(
     runs, extra = parse_strategies(strategies, strategy_args)
     if mnasnet:
         runs[f"mnasnet[{STRATEGIES.canonical(mnasnet)}]"] = STRATEGIES.canonical(mnasnet)
+    for label, name in runs.items():
+        if issubclass(STRATEGIES.get(name), MultiObjectiveMixin):
+            raise ValueError(f"{label!r} ({name}) is a multi-objective strategy: it returns a front, not one best cell "
+                             "under the bound; use it without --latency-bound, or a single-objective strategy here")
     budget = bench.budget_s * budget_frac
     compat.quiet_nni_logging()
     done = _runs(journal, "constrained", bench, devices, runs, extra, budget_frac=budget_frac, budget_s=budget,

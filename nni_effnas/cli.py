@@ -94,6 +94,11 @@ def _bench_multiobjective(args: argparse.Namespace) -> int:
     if constrained:
         for device in devices:
             bench_mo.latency_bound(device, args.latency_bound)  # a bad bound fails before the progress bar
+    correlations = None
+    if args.correlations:  # before the benchmark, so a dataset without latencies fails at once
+        from nni_effnas.costs.correlation import cost_correlation_table
+
+        correlations = cost_correlation_table(args.dataset)
     runs = len(devices) * args.seeds * (len(strategies) + (1 if constrained and args.mnasnet != "none" else 0))
     progress = _progress_bar(runs, disable=args.quiet)
     common = dict(seeds=args.seeds, budget_frac=args.budget_frac, seed_offset=args.seed_offset,
@@ -104,10 +109,8 @@ def _bench_multiobjective(args: argparse.Namespace) -> int:
     else:
         report = bench_mo.run_benchmark(bench, devices, strategies, **common)
     progress.close()
-    if args.correlations:
-        from nni_effnas.costs.correlation import cost_correlation_table
-
-        report["correlations"] = cost_correlation_table(args.dataset)
+    if correlations is not None:
+        report["correlations"] = correlations
     return _write_report(bench_mo, report, args)
 
 
@@ -300,6 +303,8 @@ def _pareto(args: argparse.Namespace) -> int:
     if args.reference:
         try:
             accuracy, cost = (float(x) for x in args.reference.split(","))
+            if not (math.isfinite(accuracy) and math.isfinite(cost)):
+                raise ValueError
         except ValueError:
             raise ValueError(f"--reference must be ACCURACY,COST (two numbers), got {args.reference!r}") from None
         reference = (accuracy, cost)

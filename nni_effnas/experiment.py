@@ -156,7 +156,12 @@ def demo(*, config: str | None = None, port: int = 8080, timeout_s: float = 600)
     print(f"starting NNI experiment from {config_path}")
     experiment_id = create(config_path, port=port)
     print(f"experiment {experiment_id}: web UI at http://localhost:{port}")
-    final = wait(port, timeout_s=timeout_s)
+    try:
+        final = wait(port, timeout_s=timeout_s)
+    except TimeoutError as exc:
+        print(f"{exc}; it goes on in the background: web UI at http://localhost:{port}, stop it with: "
+              f"nnictl stop {experiment_id} (or wait longer with --timeout)", file=sys.stderr)
+        return 1
     finished = trials(port)
     done = [t for t in finished if t["status"] == "SUCCEEDED" and isinstance(t["metrics"], dict)]
     failed = sum(1 for t in finished if t["status"] == "FAILED")

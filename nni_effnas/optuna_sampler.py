@@ -92,6 +92,8 @@ class StrategySampler(BaseSampler):
         self._fixed = search_space is not None
         if search_space is not None:
             self._set_space(CategoricalSpace.from_dict(search_space))
+        if independent_sampler is not None and not isinstance(independent_sampler, BaseSampler):
+            raise ValueError(f"independent_sampler must be an Optuna sampler, got {independent_sampler!r}")
         self._independent = independent_sampler or RandomSampler(seed=seed)
         self._seen: set[int] = set()
         self._warned: set[str] = set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -24,8 +24,12 @@ class CategoricalSpace:
 
     @classmethod
     def from_dict(cls, choices: Mapping[str, Any]) -> "CategoricalSpace":
+        if not isinstance(choices, Mapping):
+            raise ValueError(f"a search space must be a dict of label -> list of choices, got {type(choices).__name__}")
         items = []
         for label, values in choices.items():
+            if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+                raise ValueError(f"search-space label {label!r} has {values!r}; expected a list of choices")
             values = tuple(values)
             if not values:
                 raise ValueError(f"search-space label {label!r} has no choices")

@@ -211,9 +211,11 @@ class Constraint:
         column, op, value = match.groups()
         if value.upper() != "MEDIAN":
             try:
-                float(value)
+                number = float(value)
             except ValueError:
-                raise ValueError(f"bad constraint {text!r}: {value!r} is not a number or MEDIAN") from None
+                number = float("nan")
+            if not np.isfinite(number):
+                raise ValueError(f"bad constraint {text!r}: {value!r} is not a finite number or MEDIAN")
         return cls(column, op, value)
 
     def threshold(self, bench: TabularBenchmark) -> float:

@@ -114,6 +114,11 @@ def test_cli_errors(capsys):
     assert "--device fpga and --latency-table x.csv both name the latencies; give one" in capsys.readouterr().err
     assert main(["bench", "multiobjective", "--strategies", "", "--seeds", "1", "--quiet"]) == 2
     assert "no strategies given" in capsys.readouterr().err
+    assert main(["bench", "multiobjective", "--dataset", "imagenet16", "--seeds", "1", "--quiet"]) == 2
+    assert "latencies are for 32x32 inputs, not ImageNet16-120's" in capsys.readouterr().err
+    assert main(["bench", "multiobjective", "--latency-bound", "MEDIAN", "--strategies", "nsga2", "--seeds", "1",
+                 "--quiet"]) == 2
+    assert "'nsga2' (nsga2) is a multi-objective strategy" in capsys.readouterr().err
 
 
 def test_cli_writes_json_and_plot(tmp_path, capsys):

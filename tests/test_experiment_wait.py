@@ -39,3 +39,14 @@ def test_a_terminal_status_ends_the_wait_at_once_and_a_running_one_times_out(mon
     _fake(monkeypatch, [("RUNNING", ["RUNNING"])])
     with pytest.raises(TimeoutError, match="still running"):
         experiment.wait(1, timeout_s=0.05, poll_s=0.01, progress=False)
+
+
+def test_a_demo_that_outlasts_its_timeout_says_how_to_stop_it(monkeypatch, capsys):
+    """No traceback: the experiment goes on in the background and the message says where and how to stop it."""
+    monkeypatch.setattr("nni_effnas.register.register", lambda quiet: None)
+    monkeypatch.setattr(experiment, "free_port", lambda port: port)
+    monkeypatch.setattr(experiment, "create", lambda config, port: "exp123")
+    _fake(monkeypatch, [("RUNNING", ["RUNNING"])])
+    assert experiment.demo(port=8123, timeout_s=0.01) == 1
+    err = capsys.readouterr().err
+    assert "still running after 0 s" in err and "nnictl stop exp123" in err and "http://localhost:8123" in err

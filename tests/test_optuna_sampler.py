@@ -209,3 +209,12 @@ def test_optuna_strategies_do_not_repropose_samples_the_constraint_rejects(name,
     assert all(feasible(s) for s in seen)
     # the rejected proposals were told to Optuna as the worst reward so far, not left as ignored failures
     assert len(strategy.study.trials) > len(seen)
+
+
+def test_bad_sampler_arguments_are_one_line_errors():
+    with pytest.raises(ValueError, match="label 'a' has 'xyz'; expected a list of choices"):
+        StrategySampler("regularized_evolution", search_space={"a": "xyz"})
+    with pytest.raises(ValueError, match="independent_sampler must be an Optuna sampler, got 'x'"):
+        StrategySampler("regularized_evolution", independent_sampler="x")
+    with pytest.raises(ValueError, match="strategy_args must not set seed"):
+        StrategySampler("regularized_evolution", strategy_args={"seed": 1})

@@ -73,6 +73,8 @@ def test_cli_writes_the_front_and_names_bad_input(tmp_path, capsys):
     assert "no trial reports both 'default' and 'flops' as numbers; the trials report: default, latency_ms" in capsys.readouterr().err
     assert main(["pareto", "exp1", "--experiment-dir", str(tmp_path), "--reference", "x"]) == 2
     assert "--reference must be ACCURACY,COST" in capsys.readouterr().err
+    assert main(["pareto", "exp1", "--experiment-dir", str(tmp_path), "--reference", "nan,3"]) == 2
+    assert "--reference must be ACCURACY,COST (two numbers), got 'nan,3'" in capsys.readouterr().err
     (tmp_path / "bad.json").write_text("{")
     assert main(["pareto", str(tmp_path / "bad.json")]) == 2
     assert "is not JSON" in capsys.readouterr().err

@@ -104,3 +104,14 @@ def test_decode_rejects_bad_indices(toy_space, indices, message):
 
 def test_decode_takes_numpy_indices(toy_space):
     assert toy_space.decode(np.array([3, 0, 1])) == {"a": 3, "b": "x", "c": False}
+
+
+@pytest.mark.parametrize("choices, message", [
+    ([1, 2], "a search space must be a dict of label -> list of choices, got list"),
+    ({"a": "xyz"}, "label 'a' has 'xyz'; expected a list of choices"),  # not the choices x, y, z
+    ({"a": 5}, "label 'a' has 5; expected a list of choices"),
+    ({"a": {"x": 1}}, "expected a list of choices"),
+])
+def test_from_dict_refuses_what_is_not_a_list_of_choices(choices, message):
+    with pytest.raises(ValueError, match=message):
+        CategoricalSpace.from_dict(choices)

@@ -42,7 +42,7 @@ def test_median_params_constraint_matches_anchors(dataset, median, best):
 def test_constraint_parsing():
     assert Constraint.parse("latency:pixel2<=13") == Constraint("latency:pixel2", "<=", "13")
     assert str(Constraint.parse(" params > 0.5 ")) == "params>0.5"
-    for bad in ["params", "params<=abc", "<=3", ""]:
+    for bad in ["params", "params<=abc", "<=3", "", "params<=inf", "params<=nan"]:
         with pytest.raises(ValueError, match="bad constraint"):
             Constraint.parse(bad)
 
