@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 from nni_effnas.loop import SearchResult, Trial, run_search
 from nni_effnas.search_spaces import get_space
 from nni_effnas.strategies import check_strategy_args, create_strategy
-from nni_effnas.trials.evaluators import create_evaluator
+from nni_effnas.trials.evaluators import EVALUATORS, create_evaluator
 
 
 def search(
@@ -50,7 +50,10 @@ def search(
 
     return run_search(chooser, search_space.categorical(), evaluate, max_trials=max_trials,
                       time_budget_s=time_budget_s, checkpoint=checkpoint, feasible=feasible,
-                      progress=_print_progress if verbose else None)
+                      progress=_print_progress if verbose else None,
+                      settings={"strategy_args": dict(strategy_args or {}),
+                                "evaluator": EVALUATORS.canonical(evaluator),
+                                "evaluator_args": dict(evaluator_args or {})})
 
 
 def _print_progress(trial: Trial, result: SearchResult) -> None:

@@ -79,11 +79,16 @@ def run_search(
     max_rejections: int = 100_000,
     checkpoint: str | Path | None = None,
     progress: Progress | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> SearchResult:
     """Run ``strategy`` until ``max_trials`` evaluations or the clock passes ``time_budget_s``.
 
     A sample for which ``feasible`` is false is rejected before evaluation at no cost (the strategy is told
     ``reward=None``). The trial that crosses the budget still counts (NATS-Bench protocol).
+
+    ``checkpoint``: a JSON file written after every trial; a search started again on it resumes. ``settings``
+    (JSON-able, e.g. the evaluator and its arguments) are recorded in it, and a resume with other settings, another
+    strategy or another space is refused rather than mixing two searches' trials.
     """
     if max_trials is None and time_budget_s is None:
         raise ValueError("run_search needs max_trials or time_budget_s (or both)")
@@ -97,7 +102,7 @@ def run_search(
     timer = _StrategyTimer()
     timer.call(lambda: strategy.setup(space, feasible=feasible))
     if checkpoint is not None and Path(checkpoint).is_file():
-        _restore(Path(checkpoint), space, strategy, result)
+        _restore(Path(checkpoint), space, strategy, result, _settings(settings))
     timer.total = result.strategy_time_s
     rejected_in_a_row = 0
     while (max_trials is None or len(result.trials) < max_trials) and (
@@ -122,7 +127,7 @@ def run_search(
         result.clock_s = trial.clock_s = _clock(result, timer, strategy)
         result.strategy_time_s = timer.total
         if checkpoint is not None:
-            _save(Path(checkpoint), space, strategy, result)
+            _save(Path(checkpoint), space, strategy, result, _settings(settings))
         if progress is not None:
             progress(trial, result)
     result.strategy_time_s = timer.total
@@ -183,15 +188,22 @@ def space_labels(space: CategoricalSpace) -> dict[str, list[Any]]:
     return json.loads(json.dumps(space.as_dict(), default=_jsonable))
 
 
-def _save(path: Path, space: CategoricalSpace, strategy: Strategy, result: SearchResult) -> None:
-    state = {"version": 1, "strategy": type(strategy).__name__, "space": space_labels(space),
+def _settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``settings`` as they read back from a checkpoint."""
+    return json.loads(json.dumps(dict(settings or {}), default=_jsonable, sort_keys=True))
+
+
+def _save(path: Path, space: CategoricalSpace, strategy: Strategy, result: SearchResult,
+          settings: Mapping[str, Any]) -> None:
+    state = {"version": 1, "strategy": type(strategy).__name__, "space": space_labels(space), "settings": settings,
              "strategy_state": strategy.state_dict(), **result.to_dict()}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(state, default=_jsonable))
     os.replace(tmp, path)
 
 
-def _restore(path: Path, space: CategoricalSpace, strategy: Strategy, result: SearchResult) -> None:
+def _restore(path: Path, space: CategoricalSpace, strategy: Strategy, result: SearchResult,
+             settings: Mapping[str, Any]) -> None:
     try:
         state = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -207,6 +219,11 @@ def _restore(path: Path, space: CategoricalSpace, strategy: Strategy, result: Se
     if labels is not None and labels != space_labels(space):
         raise ValueError(f"checkpoint {path} was written for another search space (labels {', '.join(labels)}); give "
                          "another path for this one")
+    theirs = state.get("settings", {})
+    for key in sorted(set(theirs) | set(settings)):
+        if theirs.get(key) != settings.get(key):
+            raise ValueError(f"checkpoint {path} was written with {key}={theirs.get(key)!r}, this search has "
+                             f"{key}={settings.get(key)!r}; give another path for this search")
     strategy.load_state_dict(state["strategy_state"])
     result.trials = [Trial(**t) for t in state["trials"]]
     result.rejected = state.get("rejected", 0)

@@ -33,6 +33,8 @@ class Strategy(ABC):
     unique_samples: bool = False
 
     def __init__(self, *, seed: int | None = None) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
         self.seed = seed
         self.space: CategoricalSpace | None = None
         self.feasible: Callable[[Sample], bool] | None = None

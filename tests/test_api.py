@@ -26,6 +26,10 @@ def test_checkpointed_search_resumes(tmp_path):
     more = search(strategy="evolution", max_trials=30, seed=2, checkpoint=ckpt)
     full = search(strategy="evolution", max_trials=30, seed=2)
     assert [t.sample for t in more.trials] == [t.sample for t in full.trials]
+    with pytest.raises(ValueError, match=r"was written with evaluator_args=\{\}, this search has "
+                                         r"evaluator_args=\{'dataset': 'cifar100'\}"):
+        search(strategy="evolution", max_trials=40, seed=2, checkpoint=ckpt, evaluator_args={"dataset": "cifar100"})
+    assert len(search(strategy="evolution", max_trials=30, seed=2, checkpoint=ckpt, evaluator="bench").trials) == 30
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -176,3 +176,9 @@ def test_guided_strategies_beat_random_on_a_toy_objective(name, toy_space):
         return count
 
     assert hits(name) >= hits("random")
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "3", True])
+def test_a_bad_seed_is_a_one_line_error(seed):
+    with pytest.raises(ValueError, match="seed must be an int >= 0 or None"):
+        create_strategy("random", seed=seed)

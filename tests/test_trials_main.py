@@ -56,6 +56,7 @@ def test_under_nni_bad_parameters_fail_the_trial(fake_nni, capsys):
     (["--dataset", "svhn", "--index", "1"], "unknown NAS-Bench-201 dataset 'svhn'"),
     (["--evaluator", "train", "--dataset", "fashion-mnist", "--data-dir", "/nonexistent/fm", "--index", "1"], "/nonexistent/fm"),
     ([], "outside NNI, pass --arch, --index or --sample"),
+    (["--evaluator", "zero-cost", "--index", "1", "--device", "bogus"], "device 'bogus' is not a torch device"),
 ])
 def test_bad_input_is_one_clear_line(args, message, capsys):
     assert trial_main.main(args) == 2
@@ -77,3 +78,9 @@ def test_console_script_exit_codes():
     assert ok.returncode == 0 and round(json.loads(ok.stdout)["test_acc"], 2) == 54.30
     bad = subprocess.run([sys.executable, "-m", "nni_effnas.trials.main", "--index", "-3"], capture_output=True, text=True)
     assert bad.returncode == 2
+
+
+def test_a_negative_seed_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as stop:
+        trial_main.main(["--index", "1", "--seed", "-1"])
+    assert stop.value.code == 2 and "argument --seed: expected a whole number >= 0, got '-1'" in capsys.readouterr().err
