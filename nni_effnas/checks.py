@@ -11,13 +11,16 @@ input shape.
 """
 from __future__ import annotations
 
+import argparse
 import math
+import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["check_input_shape", "check_int", "check_number", "check_out_dir", "int_at_least", "is_int", "is_number"]
+__all__ = ["arg_type", "check_input_shape", "check_int", "check_number", "check_out_dir", "check_output_file",
+           "count_arg", "int_at_least", "is_int", "is_number"]
 
 
 def is_int(value: Any) -> bool:
@@ -71,3 +74,40 @@ def check_out_dir(out_dir: Any) -> Any:
     if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise ValueError(f"out_dir {out_dir} is a file; expected a folder for the trial's files (created if missing)")
     return out_dir
+
+
+def check_output_file(name: str, value: Any) -> Path:
+    """An output file ``value`` (``name`` says which, e.g. ``--json``): not a folder, in a folder that exists (it is
+    created) and that we can write, so a long run does not fail at its end."""
+    path = Path(value)
+    if path.is_dir():
+        raise ValueError(f"{name} {value} is a folder; expected a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{name} {value}: cannot create its folder ({exc.strerror})") from None
+    try:  # a real probe: permissions alone do not tell (root, read-only or virtual file systems)
+        tempfile.NamedTemporaryFile(dir=path.parent).close()
+    except OSError as exc:
+        raise ValueError(f"{name} {value}: cannot write in {path.parent} ({exc.strerror})") from None
+    return path
+
+
+def arg_type(convert: Callable[[str], Any], valid: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
+    """An argparse ``type``: ``convert(text)`` if ``valid`` of it, else argparse's usage error "expected ...".
+    E.g. ``arg_type(int, lambda v: v >= 0, "a whole number >= 0")``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not valid(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+#: argparse type of seeds and offsets
+count_arg = arg_type(int, lambda v: v >= 0, "a whole number >= 0")

@@ -18,9 +18,10 @@ import argparse
 import json
 import math
 import sys
-import tempfile
 from pathlib import Path
 from typing import Sequence
+
+from nni_effnas.checks import arg_type, check_output_file, count_arg
 
 
 def _bench_query(args: argparse.Namespace) -> int:
@@ -257,37 +258,9 @@ def _int(text: str, flag: str) -> int:
     return value
 
 
-def _count(text: str) -> int:
-    """argparse type: a whole number >= 0 (seeds and offsets)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    """argparse type: a finite number of seconds > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    """argparse type: a TCP port, 1-65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number in 1..65535, got {text!r}")
-    return value
+_count = count_arg
+_seconds = arg_type(float, lambda v: math.isfinite(v) and v > 0, "a number of seconds > 0")
+_port = arg_type(int, lambda v: 1 <= v <= 65535, "a port number in 1..65535")
 
 
 def _progress_bar(total: int, *, disable: bool, desc: str = "search runs", unit: str = "run"):
@@ -544,17 +517,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
             raise ValueError(f"--{paths[resolved]} and --{flag} name the same file {value}; give each its own")
         paths[resolved] = flag
     for flag, value in given.items():
-        path = Path(value)
-        if path.is_dir():
-            raise ValueError(f"--{flag} {value} is a folder; expected a file path")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ValueError(f"--{flag} {value}: cannot create its folder ({exc.strerror})") from None
-        try:  # a real probe: permissions alone do not tell (root, read-only or virtual file systems)
-            tempfile.NamedTemporaryFile(dir=path.parent).close()
-        except OSError as exc:
-            raise ValueError(f"--{flag} {value}: cannot write in {path.parent} ({exc.strerror})") from None
+        check_output_file(f"--{flag}", value)
     if "plot" in given:
         _check_plot_format(given["plot"])
 

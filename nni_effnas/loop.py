@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from nni_effnas.checks import is_number
+from nni_effnas.checks import check_output_file, is_number
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies.base import Strategy
 
@@ -97,7 +97,7 @@ def run_search(
     if time_budget_s is not None and (not is_number(time_budget_s) or time_budget_s < 0):
         raise ValueError(f"time_budget_s must be a finite number >= 0 (seconds), got {time_budget_s!r}")
     if checkpoint is not None:
-        _check_checkpoint_path(Path(checkpoint))
+        check_output_file("checkpoint", checkpoint)
     result = SearchResult(trials=[], clock_s=0.0, strategy_time_s=0.0)
     timer = _StrategyTimer()
     timer.call(lambda: strategy.setup(space, feasible=feasible))
@@ -171,16 +171,6 @@ def _evaluate(number: int, sample: Sample, evaluate: Evaluate, reward_key: str, 
         _logger.warning("trial %d failed: %s", number, error)
         return Trial(number, sample, FAILED, None, metrics, float(cost), error=error)
     return Trial(number, sample, SUCCEEDED, float(reward), metrics, float(cost))
-
-
-def _check_checkpoint_path(path: Path) -> None:
-    """A checkpoint must be a file in a folder we can write (created if missing): fail before the first trial."""
-    if path.is_dir():
-        raise ValueError(f"checkpoint {path} is a folder; expected a file path")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"checkpoint {path}: cannot create its folder ({exc.strerror})") from None
 
 
 def space_labels(space: CategoricalSpace) -> dict[str, list[Any]]:

@@ -25,19 +25,9 @@ import os
 import sys
 from typing import Any, Sequence
 
+from nni_effnas.checks import count_arg
 from nni_effnas.search_spaces import SPACES, SearchSpace, get_space
 from nni_effnas.trials.evaluators import EVALUATORS, create_evaluator
-
-
-def _seed(text: str) -> int:
-    """argparse type: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None,
                    help="zero-cost: score cache file (default $NNI_EFFNAS_CACHE or "
                         "~/.cache/nni-effnas/zerocost.sqlite; 'none' disables)")
-    p.add_argument("--seed", type=_seed, default=0,
+    p.add_argument("--seed", type=count_arg, default=0,
                    help="train: training seed; zero-cost: weights and proxy batch seed; oneshot: search seed "
                         "(a 'seed' trial parameter overrides it)")
     p.add_argument("--method", default="darts",
