@@ -8,7 +8,8 @@ package's pyproject.toml:
     [project.entry-points."nni_effnas.strategies"]
     hill_climb = "my_package.hill_climb"
 
-and pip-install the package into the same environment; nni-effnas imports the module after its own strategies.
+and pip-install the package into the same environment; nni-effnas imports the module after its own strategies
+(docs/plugins.md: the same for search spaces, evaluators, one-shot methods, predictors and proxies).
 
     .venv/bin/python examples/custom_strategy.py
 """

@@ -4,7 +4,9 @@ A registry maps a stable lowercase key (public API, e.g. ``"regularized_evolutio
 Registering a name twice raises; looking up an unknown name raises a one-line ``ValueError`` that lists
 the known names. Other packages add to a registry through a Python entry-point group (the documented seam of
 Python packaging): :meth:`Registry.load_entry_points` imports each entry point of the group, whose import
-registers its builders as ours do (see ``examples/custom_strategy.py``).
+registers its builders as ours do. Groups (docs/plugins.md): ``nni_effnas.strategies``,
+``nni_effnas.search_spaces``, ``nni_effnas.evaluators``, ``nni_effnas.oneshot_methods``,
+``nni_effnas.predictors``, ``nni_effnas.proxies``; each registry loads its group after its built-in entries.
 """
 from __future__ import annotations
 

@@ -13,4 +13,6 @@ def get_space(name: str) -> SearchSpace:
 from nni_effnas.search_spaces import nb201 as _nb201  # noqa: E402,F401  (registers "nb201")
 from nni_effnas.search_spaces import darts as _darts  # noqa: E402,F401  (registers "darts")
 
+SPACES.load_entry_points("nni_effnas.search_spaces")  # installed packages' spaces (see nni_effnas.registry)
+
 __all__ = ["SPACES", "SearchSpace", "get_space"]

@@ -1,8 +1,7 @@
 """Search strategies, by registry key (``STRATEGIES.names()``).
 
-Installed packages add theirs through the entry-point group ``nni_effnas.strategies`` (each entry point names a
-module that registers its strategies on import), loaded after the built-in ones: then the CLI, the Python API and
-the NNI tuners (after ``nni-effnas register``) know them too.
+Installed packages add theirs through the entry-point group ``nni_effnas.strategies`` (docs/plugins.md), loaded
+after the built-in ones: then the CLI, the Python API and the NNI tuners (after ``nni-effnas register``) know them.
 
 Every strategy implements :class:`~nni_effnas.strategies.base.Strategy` (ask / tell); adapters make it an
 NNI tuner (``nni_effnas.nni_tuner``) or drive it in-process (``nni_effnas.loop``).
@@ -46,7 +45,6 @@ from nni_effnas.strategies import pnas as _pnas  # noqa: E402,F401
 from nni_effnas.strategies import optuna_multiobjective as _optuna_multiobjective  # noqa: E402,F401
 from nni_effnas.strategies import mo_bananas as _mo_bananas  # noqa: E402,F401
 
-PLUGIN_GROUP = "nni_effnas.strategies"
-STRATEGIES.load_entry_points(PLUGIN_GROUP)
+STRATEGIES.load_entry_points("nni_effnas.strategies")  # installed packages' strategies (see nni_effnas.registry)
 
-__all__ = ["PLUGIN_GROUP", "STRATEGIES", "Strategy", "check_strategy_args", "create_strategy"]
+__all__ = ["STRATEGIES", "Strategy", "check_strategy_args", "create_strategy"]

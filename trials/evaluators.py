@@ -415,3 +415,6 @@ def _epoch_reporter(*, space: SearchSpace, monitor: Any, report: Report | None) 
                 report(metrics)
 
     return EpochReporter()
+
+
+EVALUATORS.load_entry_points("nni_effnas.evaluators")  # installed packages' evaluators (see nni_effnas.registry)

@@ -49,4 +49,6 @@ def preferred_encoding(predictor: str | Predictor | type[Predictor], space: str 
 # Importing the modules registers the predictors (each module holds one).
 from nni_effnas.predictors import gbm, gnn, gp, mlp_ensemble, random_forest  # noqa: E402,F401
 
+PREDICTORS.load_entry_points("nni_effnas.predictors")  # installed packages' predictors (see nni_effnas.registry)
+
 __all__ = ["PREDICTORS", "Predictor", "create_predictor", "preferred_encoding"]

@@ -87,4 +87,6 @@ from nni_effnas.proxies import (  # noqa: E402,F401
 )
 from nni_effnas.proxies.ensemble import aggregate_ranks, rank_scores  # noqa: E402
 
+PROXIES.load_entry_points("nni_effnas.proxies")  # installed packages' proxies (see nni_effnas.registry)
+
 __all__ = ["PROXIES", "LossFn", "Proxy", "aggregate_ranks", "proxy_names", "rank_scores", "score"]

@@ -29,4 +29,6 @@ from nni_effnas.strategies.oneshot import p_darts as _p_darts  # noqa: E402,F401
 from nni_effnas.strategies.oneshot import darts_pt as _darts_pt  # noqa: E402,F401
 from nni_effnas.strategies.oneshot import zc_pt as _zc_pt  # noqa: E402,F401
 
+ONESHOT.load_entry_points("nni_effnas.oneshot_methods")  # installed packages' methods (see nni_effnas.registry)
+
 __all__ = ["ONESHOT", "OneShotMethod", "create_method"]
