@@ -127,3 +127,10 @@ def test_under_nni_the_final_result_feeds_a_multi_objective_tuner(fake_nni, caps
     costs = [c for _, _, c in tuner.strategy.observations]
     assert costs == [table.query(s)["latency_ms"]["samsung_a50"] for s, _, _ in tuner.strategy.observations]
     assert len(costs) == 3
+
+
+def test_benchmark_reports_no_table_latency_for_imagenet16_whose_inputs_the_tables_do_not_fit():
+    sample = load_table().sample(6111)
+    metrics = create_evaluator("benchmark", dataset="imagenet16").evaluate(sample, space=SPACE)
+    assert not any(key.startswith("latency") for key in metrics)
+    assert metrics["flops_M"] == nb201_flops_M(sample, dataset="imagenet16") and metrics["params_M"] > 0

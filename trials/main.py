@@ -11,7 +11,8 @@ with status 1 and one line, reporting nothing; any other failing evaluation exit
 trial FAILED and the search goes on.
 
 Every evaluator but ``oneshot`` also reports ``latency_ms``, ``flops_M`` and ``params_M`` (hardware-aware search:
-``benchmark`` reads the latency of ``--device`` from the table; ``train`` and ``zero-cost`` measure the built
+``benchmark`` reads the latency of ``--device`` from the table, for CIFAR-10 and CIFAR-100 only: the tables are
+for 32x32 inputs; ``train`` and ``zero-cost`` measure the built
 network here, with ``--latency-batch-size``, ``--latency-threads``, ``--latency-warmup`` and
 ``--latency-repeats``; see ``docs/hardware-aware-nni.md``).
 """
