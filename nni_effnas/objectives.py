@@ -3,7 +3,9 @@
 Reference: Tan et al., "MnasNet: Platform-Aware Neural Architecture Search for Mobile", CVPR 2019, Eq. 2:
 ``reward = ACC * (LAT / T) ** w`` with ``w = alpha`` if ``LAT <= T`` else ``beta``. The paper's soft setting is
 ``alpha = beta = -0.07`` (a network twice as slow must be about 5 % more accurate to score the same); the hard
-setting ``alpha = 0, beta = -1`` penalises only violations. Any cost works in place of latency (FLOPs, params).
+setting ``alpha = 0, beta = -1`` penalises only violations. Any cost works in place of latency (FLOPs, params);
+that, and using the reward outside MnasNet's RL controller (with any of our strategies), are the only
+deviations.
 
 :func:`mnasnet_evaluate` wraps an evaluator so that any single-objective strategy optimises this reward: the
 trial's metrics gain ``mnasnet_reward`` (pass ``reward_key="mnasnet_reward"`` to the loop) and keep the raw

@@ -1,7 +1,7 @@
 """DARTS samples as NAS-Bench-301 configurations, NASLib compact tuples, and YAHPO surrogate inputs.
 
 NAS-Bench-301 (J. Siems, L. Zimmer, A. Zela, J. Lukasik, M. Keuper, F. Hutter, "NAS-Bench-301 and the Case
-for Surrogate Benchmarks for Neural Architecture Search", 2020) describes a DARTS genotype as a *conditional*
+for Surrogate Benchmarks for Neural Architecture Search", arXiv:2008.09777, 2020) describes a DARTS genotype as a *conditional*
 ConfigSpace configuration, per cell type ``t`` in ``normal, reduce``:
 
 * ``NetworkSelectorDatasetInfo:darts:inputs_node_{t}_{i}`` for nodes ``i = 3, 4, 5``: the pair ``"j_k"``;

@@ -9,6 +9,8 @@ observed reward, ``beta`` UCB's exploration weight, ``rng`` the strategy's gener
 * ``ei``: expected improvement over ``best`` under ``N(mean, std)`` (Jones et al., 1998); where ``std`` is 0,
   the plain improvement ``max(mean - best, 0)``;
 * ``mean``: the predicted mean (greedy).
+
+Deviations from the cited definitions: none, apart from EI's zero-``std`` case above.
 """
 from __future__ import annotations
 

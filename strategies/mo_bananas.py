@@ -17,7 +17,9 @@ cost among the history and the pool, each pushed out by 10 % of its range.
 Deviations from the papers: the initial samples are spread over the cost range (a random pool of unseen
 candidates is cut into ``initial`` strata of equal size by cost; each gives its median sample, or with
 ``zero_cost`` its best-scored one, the warm start of Abdelfattah et al., ICLR 2021, per cost stratum); the
-mutation half of the candidate pool mutates the observed front's members instead of the best rewards. (Giving
+mutation half of the candidate pool mutates the observed front's members (its ``parents`` cheapest) instead
+of the best rewards; the defaults differ from BANANAS's: a pool of 500 candidates (not 100), since a
+candidate's hypervolume gain depends on where its cost falls, and 5 initial samples (not 10). (Giving
 the predictor the known cost as an input feature was tried and dropped: on CIFAR-10 at 10 % of the budget it
 lowered the mean hypervolume ratio over 8 seeds from 0.852 to 0.808 on fpga and from 0.833 to 0.823 on pixel2.) Without a
 ``cost_model`` the strategy cannot screen candidates by cost and refuses to start (use ``nsga2`` or ``motpe``,

@@ -3,9 +3,11 @@
 They receive the same search-space JSON our spaces produce (``CategoricalSpace.to_nni()``) and are called the
 way NNI's dispatcher calls them (``generate_multiple_parameters`` -> ``receive_trial_result`` ->
 ``trial_end``), always with ``optimize_mode="maximize"``. Algorithms: TPE (Bergstra et al., NeurIPS 2011, NNI's
-own implementation), NNI's Random, and NNI's Evolution tuner (a steady-state GA: pairwise tournament, the loser
-is replaced by a one-label mutation of the winner). Resuming them needs NNI's ``import_data``; they have no
-``state_dict`` beyond the wrapper's.
+own implementation), NNI's Random, and NNI's Evolution tuner (a steady-state GA after Real et al., "Large-Scale
+Evolution of Image Classifiers", ICML 2017: pairwise tournament, the loser is replaced by a one-label mutation of
+the winner). Resuming them needs NNI's ``import_data``; they have no ``state_dict`` beyond the wrapper's.
+Deviations from running them under NNI: none in the algorithms (NNI's code runs unchanged, seeded through
+``compat``); a result told for a sample the tuner did not propose is dropped, as NNI's dispatcher would.
 """
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ here an Optuna sampler runs behind our ask/tell interface, so it is an NNI tuner
 Algorithms (Optuna's implementations, unchanged): TPE (Bergstra et al., "Algorithms for Hyper-Parameter
 Optimization", NeurIPS 2011; Optuna's ``TPESampler``, here with ``multivariate=True`` by default, Falkner et
 al. 2018's joint density, which suits the correlated labels of a cell) and Optuna's Gaussian-process sampler
-(``GPSampler``: a GP with a Matern-5/2 kernel over the one-hot categorical coordinates and log expected
-improvement). Each runs in a private in-memory study with maximisation; ``sampler_args`` reach the sampler's
+(``GPSampler``: a GP with a Matern-5/2 kernel in which each categorical parameter contributes a 0/1
+Hamming distance, and log expected improvement). Each runs in a private in-memory study with maximisation; ``sampler_args`` reach the sampler's
 constructor. With a constraint known before evaluation (``feasible``), an infeasible proposal is told to Optuna
 as the worst reward seen so far and the sampler asked again, inside one ``ask`` (a deviation from running the
 sampler alone, where a rejected trial is a failure that Optuna's samplers ignore: the GP sampler then proposes

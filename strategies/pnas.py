@@ -100,7 +100,7 @@ class PNAS(CandidatePool, Strategy):
 
     Args:
         beam_size: K, the cells kept (and proposed) per level (the paper: 256; 3 suits budgets of tens of
-            evaluations: on NAS-Bench-201 the 6 levels then take 5 + 5 x 3 = 20).
+            evaluations: on NAS-Bench-201 the 6 levels then take 6 x 3 = 18).
         predictor: registry key of the surrogate (``mlp_ensemble``, ``random_forest``, ``gp``, ``gbm``, ``gnn``).
         predictor_args: its keyword arguments except ``random_state``, which each fit draws from this strategy's
             generator.

@@ -3,6 +3,7 @@
 Reference: Li & Talwalkar, "Random Search and Reproducibility for Neural Architecture Search", UAI 2019;
 NAS-Bench-201 (Dong & Yang, ICLR 2020) uses it as its RS baseline. Variant: uniform sampling with replacement
 over the categorical space (as in the NATS-Bench protocol), or without replacement (``unique=True``).
+Deviations: none.
 """
 from __future__ import annotations
 

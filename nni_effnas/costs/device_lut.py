@@ -2,7 +2,8 @@
 
 The shipped table has each cell's measured latency on 22 device settings, but the differentiable expected-cost
 loss of the DARTS family (:class:`~nni_effnas.oneshot.cost.CostPenalty`) needs a cost per (edge, op): the
-FBNet/ProxylessNAS lookup table. Without the device, we fit one: ``latency ~ fixed + sum_edge cost[edge][op]``
+lookup table of FBNet (Wu et al., CVPR 2019) and ProxylessNAS (Cai et al., ICLR 2019). Without the device, we
+fit one (our own method, not from those papers, which measure each op on the device): ``latency ~ fixed + sum_edge cost[edge][op]``
 by non-negative least squares (``scipy.optimize.nnls``) over all 15,625 cells, a one-hot design of 6 edges x 5
 ops plus the fixed part. The fit is only as good as latency is additive over edges on that device (parallel
 hardware and per-layer overheads are not), so :func:`fit_nb201_device_lut` reports its error (R^2, mean

@@ -9,7 +9,7 @@ sums (``tests/test_oneshot_cost.py`` and ``tests/test_costs.py`` compare it with
 networks). Building and counting each network instead takes about 0.3 s per cell on one CPU core (about
 80 minutes for the space) against about 0.1 s for all of them here.
 
-Networks are the paper's (``C=16``, ``N=5``), with the dataset's classes and input size
+Networks are the NAS-Bench-201 paper's (Dong & Yang, ICLR 2020: ``C=16``, ``N=5``), with the dataset's classes and input size
 (``nni_effnas.nb201.TASKS``). Parameters are our recount, which differs from the benchmark's recorded
 ``params_M`` for 150 cells (see :mod:`nni_effnas.search_spaces.nb201_network`).
 """

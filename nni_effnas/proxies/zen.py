@@ -4,7 +4,7 @@ perturbation of a Gaussian input, corrected for BatchNorm's rescaling.
 Paper: M. Lin, P. Wang, Z. Sun, H. Chen, X. Sun, Q. Qian, H. Li and R. Jin, "Zen-NAS: A Zero-Shot NAS for
 High-Performance Image Recognition", ICCV 2021.
 
-Definition implemented (the paper's): re-initialise the network with Gaussian weights (Conv/Linear weights
+Definition implemented (the paper's, with the L1 sum of the authors' code for Delta): re-initialise the network with Gaussian weights (Conv/Linear weights
 ``N(0, 1)``, their biases 0, BatchNorm/GroupNorm weight 1 and bias 0); draw ``x, e ~ N(0, 1)`` of the batch's
 shape; with ``f`` the feature map entering the global pooling and ``gamma = 0.01``,
 

@@ -10,8 +10,8 @@ replaced by the paper's finite difference, ``epsilon = 0.01 / ||grad_w' L_val||`
 argmax of softmax(alpha) per decision, ``none`` included, as the NAS-Bench-201 paper derives DARTS's cells;
 spaces whose cells choose inputs (the DARTS space) apply their own rule through ``SearchSpace.derive``.
 
-Deviations: the virtual step of the second-order gradient is plain SGD with weight decay at the current
-weight learning rate (the paper also folds in the momentum buffer); training hyper-parameters live in
+Deviations: the virtual step of the second-order gradient adds weight decay to the paper's plain
+``w - xi * grad`` (at the current weight learning rate; the authors' code also folds in the momentum buffer); training hyper-parameters live in
 :class:`~nni_effnas.oneshot.search.OneShotSearch`, whose defaults are the paper's (SGD 0.025 momentum 0.9,
 weight decay 3e-4, cosine to 1e-3, gradient clipping 5; Adam 3e-4, betas (0.5, 0.999), weight decay 1e-3).
 """

@@ -8,8 +8,9 @@ Implemented, in two parts:
 * :class:`PDARTS`, one stage: DARTS's softmax relaxation restricted to the ops kept so far (``keep``: label ->
   ops; a dropped op gets a mixing weight of exactly 0, is never called, and its logit gets no gradient), plus
   the search-space regularisation's op-level dropout after every ``skip_connect`` candidate, at rate
-  ``skip_dropout * exp(-decay * e)`` in epoch ``e`` (the rate decays during the stage; ``decay = 0.2``
-  is the authors' code's factor as we recall it). The dropout mask is drawn from the method's own generator;
+  ``skip_dropout * exp(-decay * e)`` in epoch ``e`` of the stage, counted from its first epoch, warm-up
+  epochs included (``decay = 0.2`` is the authors' code's factor as we recall it, not re-checked; that code
+  may hold the rate during its warm-up, which ours does not). The dropout mask is drawn from the method's own generator;
 * :func:`run_pdarts`, the stages: each stage is a :func:`~nni_effnas.oneshot.runner.run_oneshot` search of a
   deeper supernet (``depths``), started from fresh weights and logits, over the ops the previous stage kept;
   at the end of a stage every label keeps its ``keep_ops[s]`` strongest ops. The final cell is derived from

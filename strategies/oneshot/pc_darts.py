@@ -9,7 +9,8 @@ Implemented:
   CIFAR setting) go through the softmax(alpha)-weighted candidate ops; the other channels bypass them, the two
   parts are concatenated and the result is channel-shuffled with ``K`` groups, so the next edge sees a
   different slice. On a stride-2 edge (the first two nodes of the DARTS space's reduction cell) the bypass is
-  downsampled by a 2x2 max-pool, as in the authors' code. The memory saving is real: through
+  downsampled by a 2x2 max-pool, as in the authors' code (ours rounds odd sizes up, ``ceil_mode``, to meet
+  the edge's output). The memory saving is real: through
   :meth:`PCDARTS.supernet_kwargs` the supernet is *built* with ops on ``C/K`` channels
   (``op_channels_divisor=K`` of the NAS-Bench-201 and DARTS supernets), so the candidate ops hold about
   ``1/K`` (BN, depthwise convs) to ``1/K^2`` (dense and pointwise convs) of DARTS's parameters and
