@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["arg_type", "check_input_shape", "check_int", "check_number", "check_out_dir", "check_output_file",
+__all__ = ["arg_type", "check_device", "check_input_shape", "check_int", "check_number", "check_out_dir", "check_output_file",
            "count_arg", "int_at_least", "is_int", "is_number"]
 
 
@@ -111,3 +111,18 @@ def arg_type(convert: Callable[[str], Any], valid: Callable[[Any], bool], expect
 
 #: argparse type of seeds and offsets
 count_arg = arg_type(int, lambda v: v >= 0, "a whole number >= 0")
+
+
+def check_device(device: Any) -> Any:
+    """``device`` as a ``torch.device`` that this machine has; a one-line ``ValueError`` otherwise."""
+    import torch  # here, not at the top: the command lines import this module and must start fast
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {device!r} is not a torch device; expected e.g. cpu, cuda or cuda:0") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}, but torch sees no CUDA GPU on this machine; use cpu")
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}, but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return parsed

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
+from nni_effnas.checks import check_device
 from nni_effnas.proxies import PROXIES, aggregate_ranks, proxy_names
 from nni_effnas.proxy_data import Batch, ProxyData
 from nni_effnas.zc_cache import BUILD, ScoreCache
@@ -36,19 +37,6 @@ _log = logging.getLogger(__name__)
 #: Spaces whose network code this process has already imported (the first build of a space imports ``nni.nas``:
 #: seconds that are not the sample's cost and must not be recorded as its build time).
 _WARM_SPACES: set[str] = set()
-
-
-def check_device(device: Any) -> torch.device:
-    """``device`` as a ``torch.device`` that this machine has; a one-line ``ValueError`` otherwise."""
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device {device!r} is not a torch device; expected e.g. cpu, cuda or cuda:0") from None
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r}, but torch sees no CUDA GPU on this machine; use cpu")
-    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
-        raise ValueError(f"device {device!r}, but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
-    return parsed
 
 
 class ZeroCostScorer:

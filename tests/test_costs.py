@@ -116,7 +116,7 @@ def test_measure_latency_restores_state_when_the_model_fails():
     ({"threads": 0}, "threads must be >= 1, got 0"),
     ({"input_shape": (6, 0)}, "input_shape must hold ints >= 1"),
     ({"input_shape": "6"}, "input_shape must be a non-empty sequence"),
-    ({"device": "nonsense"}, "device must be a torch device string"),
+    ({"device": "nonsense"}, "device 'nonsense' is not a torch device; expected e.g. cpu, cuda"),
     ({"device": "meta"}, "the model is on cpu, not on device='meta'"),
     ({"clock": "sundial"}, "unknown clock 'sundial'; expected one of: wall, cpu"),
     ({"clock": "cpu", "threads": 2}, "clock='cpu' needs threads=1 on the CPU, got threads=2"),
@@ -130,7 +130,7 @@ def test_measure_latency_rejects_bad_arguments(kwargs, message):
 def test_measure_latency_without_cuda_says_so():
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
-    with pytest.raises(ValueError, match="CUDA is not available"):
+    with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
         measure_latency(nn.Linear(6, 2), (6,), device="cuda")
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from nni_effnas.checks import check_input_shape, int_at_least
+from nni_effnas.checks import check_device, check_input_shape, int_at_least
 
 __all__ = ["CLOCKS", "STATISTICS", "LatencyMeasurement", "check_statistic", "machine_info", "measure_latency",
            "statistic_of"]
@@ -94,12 +94,7 @@ def _cpu_count() -> int:
 
 
 def _check_device(model: nn.Module, device: str) -> torch.device:
-    try:
-        target = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"device must be a torch device string such as 'cpu' or 'cuda:0', got {device!r}") from None
-    if target.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here")
+    target = check_device(device)
     for tensor in (*model.parameters(), *model.buffers()):
         if tensor.device.type != target.type or (target.index is not None and tensor.device != target):
             raise ValueError(f"the model is on {tensor.device}, not on device={device!r}; move it first")
