@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from nni_effnas import compat
+from nni_effnas.checks import check_int
 from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.report_io import nan_if_none, save_figure
 from nni_effnas.run_journal import Runs, fingerprint, identity
@@ -93,16 +94,19 @@ def run_benchmark(
     strategy_args: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[], None] | None = None,
     journal: str | Path | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Run every strategy for ``seeds`` seeds; ``strategy_args`` maps a strategy name to its keyword
     arguments. Strategies that score networks (the zero-cost ones) are told the benchmark's space and task
     (``Strategy.benchmark_args``) unless ``strategy_args`` says otherwise. ``journal``: see the module
-    docstring."""
+    docstring. ``workers > 1`` runs the (strategy, seed) runs in that many processes, each with one torch
+    thread (a strategy's own compute is charged to its clock, so workers must not compete for threads); the
+    report is the one a single process gives, up to the timing noise of that charge."""
     check_run(seeds, budget_frac, seed_offset)
+    check_int("workers", workers)
     runs, extra = parse_strategies(strategies, strategy_args)  # row label -> registered strategy
     names = list(runs)
     budget = bench.budget_s * budget_frac
-    feasible = constraint.feasible(bench) if constraint else None
     mask = constraint.mask(bench) if constraint else None
     grid = np.linspace(0, budget, CURVE_POINTS)
     compat.quiet_nni_logging()
@@ -111,19 +115,20 @@ def run_benchmark(
         "budget_frac": budget_frac, "budget_s": budget, "constraint": str(constraint) if constraint else None,
         "curve_points": CURVE_POINTS}, {name: identity(runs[name], extra.get(name)) for name in names})
 
-    def search(name: str, seed: int) -> dict[str, Any]:
+    def job(name: str, seed: int) -> tuple[Any, ...]:
+        """The arguments of :func:`search_run` for one run."""
         kwargs = {**STRATEGIES.get(runs[name]).benchmark_args(bench.name), **extra.get(name, {})}
-        result = run_search(create_strategy(runs[name], seed=seed, **kwargs), bench.space, bench.evaluate,
-                            time_budget_s=budget, feasible=feasible)
-        best = result.best
-        return {"final": best.metrics["reported"] if best else None, "evaluated": len(result.trials),
-                "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials), "curve": anytime(result, grid)}
+        return bench, runs[name], kwargs, seed, budget, constraint, grid
 
+    if workers > 1:
+        _run_in_workers(done, job, [(n, s) for n in names for s in range(seed_offset, seed_offset + seeds)],
+                        workers, progress)
+        progress = None  # each run was counted as it finished
     stats = {}
     for name in names:
         st = StrategyStats(name, [], [], [round(float(t), 2) for t in grid], [])
         for seed in range(seed_offset, seed_offset + seeds):
-            record = done.get(name, seed, lambda: search(name, seed))
+            record = done.get(name, seed, lambda: search_run(*job(name, seed)))
             st.final.append(nan_if_none(record["final"]))
             st.evaluated.append(int(record["evaluated"]))
             st.strategy_s.append(float(record["strategy_s"]))
@@ -139,6 +144,47 @@ def run_benchmark(
         "feasible_fraction": float(mask.mean()) if mask is not None else 1.0,
         "strategies": stats,
     }
+
+
+def search_run(bench: TabularBenchmark, strategy: str, kwargs: Mapping[str, Any], seed: int, budget: float,
+               constraint: Constraint | None, grid: np.ndarray) -> dict[str, Any]:
+    """One search of the benchmark: the record the report and the journal keep."""
+    feasible = constraint.feasible(bench) if constraint else None
+    result = run_search(create_strategy(strategy, seed=seed, **kwargs), bench.space, bench.evaluate,
+                        time_budget_s=budget, feasible=feasible)
+    best = result.best
+    return {"final": best.metrics["reported"] if best else None, "evaluated": len(result.trials),
+            "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials), "curve": anytime(result, grid)}
+
+
+def _run_in_workers(done: Runs, job: Callable[[str, int], tuple[Any, ...]], jobs: list[tuple[str, int]],
+                    workers: int, progress: Callable[[], None] | None) -> None:
+    """Run the ``jobs`` (label, seed) that ``done`` lacks in ``workers`` processes (``job`` gives each one's
+    :func:`search_run` arguments); each finished run is journaled, in this process, as it arrives."""
+    import concurrent.futures
+    import multiprocessing
+
+    missing = [(label, seed) for label, seed in jobs if not done.has(label, seed)]
+    for _ in range(len(jobs) - len(missing)):
+        if progress:
+            progress()
+    if not missing:
+        return
+    context = multiprocessing.get_context("spawn")  # torch and forked processes do not mix
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+        futures = {pool.submit(search_run, *job(label, seed)): (label, seed) for label, seed in missing}
+        for future in concurrent.futures.as_completed(futures):
+            label, seed = futures[future]
+            done.get(label, seed, future.result)
+            if progress:
+                progress()
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    compat.quiet_nni_logging()
 
 
 def check_run(seeds: int, budget_frac: float, seed_offset: int = 0) -> None:

@@ -66,7 +66,7 @@ def _bench_search(args: argparse.Namespace) -> int:
     report = bench_search.run_benchmark(bench, strategies, seeds=args.seeds, budget_frac=args.budget_frac,
                                         constraint=constraint, seed_offset=args.seed_offset,
                                         strategy_args=strategy_args, progress=progress.update,
-                                        journal=args.journal)
+                                        journal=args.journal, workers=args.workers)
     progress.close()
     return _write_report(bench_search, report, args)
 
@@ -261,6 +261,7 @@ def _int(text: str, flag: str) -> int:
 _count = count_arg
 _seconds = arg_type(float, lambda v: math.isfinite(v) and v > 0, "a number of seconds > 0")
 _port = arg_type(int, lambda v: 1 <= v <= 65535, "a port number in 1..65535")
+_workers = arg_type(int, lambda v: v >= 1, "a whole number >= 1")
 
 
 def _progress_bar(total: int, *, disable: bool, desc: str = "search runs", unit: str = "run"):
@@ -355,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--plot", help="write the anytime plot (PNG) here")
     s.add_argument("--journal", help="JSON-lines file of finished runs: a rerun after a stop (or with more seeds or "
                    "strategies) reads them back instead of running them again")
+    s.add_argument("--workers", type=_workers, default=1,
+                   help="processes running the (strategy, seed) runs side by side, one torch thread each (default 1)")
     s.add_argument("--list-strategies", action="store_true", help="print the registered strategies, one a line")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_bench_search)

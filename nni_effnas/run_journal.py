@@ -150,10 +150,15 @@ class Runs:
         self.journal = RunJournal(path, kind, settings) if path is not None else None
         self.done = self.journal.finished(self.plan) if self.journal else {}
 
+    def has(self, label: str, seed: int) -> bool:
+        """Whether the run ``(label, seed)`` is journaled already."""
+        return (label, seed) in self.done
+
     def get(self, label: str, seed: int, compute: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
         record = self.done.get((label, seed))
         if record is None:
             record = compute()
             if self.journal:
                 record = self.journal.append(label, seed, self.plan[label], record)
+            self.done[(label, seed)] = record
         return record

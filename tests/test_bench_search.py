@@ -242,3 +242,19 @@ def test_cli_refuses_bad_settings_in_one_line_before_any_run_or_journal(tmp_path
         assert stop.value.code == 2 and message in capsys.readouterr().err
     with pytest.raises(ValueError, match="--seed-offset must be >= 0, got -2"):
         run_benchmark(TabularBenchmark.nb201("cifar10"), ["random"], seeds=1, budget_frac=0.01, seed_offset=-2)
+
+
+def test_workers_give_the_report_of_one_process_and_journal_every_run(tmp_path):
+    bench = TabularBenchmark.nb201("cifar10")
+    kwargs = dict(seeds=3, budget_frac=0.05, strategy_args={"evolution": {"population_size": 5, "sample_size": 2}})
+    one = run_benchmark(bench, ["random", "evolution"], **kwargs)
+    journal = tmp_path / "runs.jsonl"
+    ticks = []
+    two = run_benchmark(bench, ["random", "evolution"], workers=2, journal=journal, progress=lambda: ticks.append(1),
+                        **kwargs)
+    for name in ("random", "regularized_evolution"):
+        assert two["strategies"][name]["final"] == one["strategies"][name]["final"]
+        assert two["strategies"][name]["evaluated_mean"] == one["strategies"][name]["evaluated_mean"]
+    assert len(ticks) == 6 and len(journal.read_text().splitlines()) == 1 + 6
+    with pytest.raises(ValueError, match="workers must be an int >= 1, got 0"):
+        run_benchmark(bench, ["random"], seeds=1, budget_frac=0.05, workers=0)
