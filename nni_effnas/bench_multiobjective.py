@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from nni_effnas import compat
+from nni_effnas.checks import check_int
 from nni_effnas.bench_search import check_run, parse_strategies
 from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.objectives import mnasnet_reward
@@ -139,34 +140,41 @@ def run_benchmark(
     strategy_args: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[], None] | None = None,
     journal: str | Path | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Hypervolume ratio of every strategy's front on every device, ``seeds`` seeds each. ``journal``: a
     :class:`~nni_effnas.run_journal.RunJournal` file keeping every finished (device, strategy, seed) run, so a
-    stopped benchmark run again runs only the missing ones."""
+    stopped benchmark run again runs only the missing ones. ``workers``: as in
+    :func:`~nni_effnas.bench_search.run_benchmark`."""
     check_run(seeds, budget_frac, seed_offset)
+    check_int("workers", workers)
     runs, extra = parse_strategies(strategies, strategy_args)
     budget = bench.budget_s * budget_frac
     compat.quiet_nni_logging()
+    for label, name in runs.items():  # bad arguments fail here, before any run or journal line
+        create_strategy(name, seed=0, **_strategy_kwargs(name, bench, devices[0], extra.get(label, {})))
     done = _runs(journal, "pareto", bench, devices, runs, extra, budget_frac=budget_frac, budget_s=budget)
     report: dict[str, Any] = {"benchmark": bench.name, "mode": "pareto", "budget_frac": budget_frac,
                               "budget_s": budget, "seeds": seeds, "seed_offset": seed_offset,
                               "strategy_args": extra, "strategies": list(runs), "devices": {}}
-    for device in devices:
-        ref = device_reference(bench, device)
-        rows: dict[str, Any] = {}
-        for label, name in runs.items():
-            ratios, evaluated_ratios, counts, fronts, compute = [], [], [], [], []
-            def search(seed: int) -> dict[str, Any]:
-                kwargs = _strategy_kwargs(name, bench, device, extra.get(label, {}))
-                result = run_search(create_strategy(name, seed=seed, **kwargs), bench.space,
-                                    _evaluator(bench, device), time_budget_s=budget)
-                ratio, every, front = front_ratios(result, ref["scale"], ref["true_hv"])
-                return {"ratio": ratio, "every": every, "evaluated": len(result.trials),
-                        "front": front.round(4).tolist(),
-                        "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials)}
+    refs = {device.name: device_reference(bench, device) for device in devices}
 
-            for seed in range(seed_offset, seed_offset + seeds):
-                run = done.get(f"{device.name}/{label}", seed, lambda: search(seed))
+    def job(device: Device, label: str, seed: int) -> tuple[Any, ...]:
+        ref = refs[device.name]
+        return bench, device, runs[label], extra.get(label, {}), seed, budget, ref["scale"], ref["true_hv"]
+
+    seed_range = range(seed_offset, seed_offset + seeds)
+    if workers > 1:
+        done.run_missing({(f"{d.name}/{label}", s): (pareto_run, job(d, label, s)) for d in devices for label in runs
+                          for s in seed_range}, workers, progress)
+        progress = None  # each run was counted as it finished
+    for device in devices:
+        ref = refs[device.name]
+        rows: dict[str, Any] = {}
+        for label in runs:
+            ratios, evaluated_ratios, counts, fronts, compute = [], [], [], [], []
+            for seed in seed_range:
+                run = done.get(f"{device.name}/{label}", seed, lambda: pareto_run(*job(device, label, seed)))
                 ratios.append(nan_if_none(run["ratio"]))
                 evaluated_ratios.append(nan_if_none(run["every"]))
                 counts.append(int(run["evaluated"]))
@@ -197,10 +205,13 @@ def run_constrained(
     strategy_args: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[], None] | None = None,
     journal: str | Path | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Best test accuracy under ``latency <= bound`` (a number in ms, ``MEDIAN`` or ``Qnn``, the nn-th
-    percentile of the device's latencies) per strategy and device. ``journal``: as :func:`run_benchmark`'s."""
+    percentile of the device's latencies) per strategy and device. ``journal``, ``workers``: as
+    :func:`run_benchmark`'s."""
     check_run(seeds, budget_frac, seed_offset)
+    check_int("workers", workers)
     runs, extra = parse_strategies(strategies, strategy_args)
     if mnasnet:
         runs[f"mnasnet[{STRATEGIES.canonical(mnasnet)}]"] = STRATEGIES.canonical(mnasnet)
@@ -210,42 +221,40 @@ def run_constrained(
                              "under the bound; use it without --latency-bound, or a single-objective strategy here")
     budget = bench.budget_s * budget_frac
     compat.quiet_nni_logging()
+    for label, name in runs.items():  # bad arguments fail here, before any run or journal line
+        create_strategy(name, seed=0, **{**STRATEGIES.get(name).benchmark_args(bench.name), **extra.get(label, {})})
     done = _runs(journal, "constrained", bench, devices, runs, extra, budget_frac=budget_frac, budget_s=budget,
                  bound=str(bound))
     report: dict[str, Any] = {"benchmark": bench.name, "mode": "constrained", "budget_frac": budget_frac,
                               "budget_s": budget, "seeds": seeds, "seed_offset": seed_offset, "bound": str(bound),
                               "strategy_args": extra, "strategies": list(runs), "devices": {}}
+    limits = {}
     for device in devices:
-        limit = latency_bound(device, bound)
-        mask = device.latency <= limit
-        if not mask.any():
+        limits[device.name] = limit = latency_bound(device, bound)
+        if not (device.latency <= limit).any():
             closest = int(np.argmin(device.latency))
             raise ValueError(f"latency bound {limit:g} ms is infeasible on {device.name}: no cell is that fast; the "
                              f"closest is row {closest} at {device.latency[closest]:g} ms")
+
+    def job(device: Device, label: str, seed: int) -> tuple[Any, ...]:
+        return bench, device, limits[device.name], label, runs[label], extra.get(label, {}), seed, budget
+
+    seed_range = range(seed_offset, seed_offset + seeds)
+    if workers > 1:
+        done.run_missing({(f"{d.name}/{label}", s): (constrained_run, job(d, label, s)) for d in devices
+                          for label in runs for s in seed_range}, workers, progress)
+        progress = None  # each run was counted as it finished
+    for device in devices:
+        limit = limits[device.name]
+        mask = device.latency <= limit
         feasible_rows = np.flatnonzero(mask)
         optimum = float(bench.reported[feasible_rows].max())
         ceiling = float(bench.reported[feasible_rows[np.argmax(bench.reward[feasible_rows])]])
-
-        def feasible(sample: Mapping[str, Any], _mask: np.ndarray = mask) -> bool:
-            return bool(_mask[bench.row(sample)])
-
         rows: dict[str, Any] = {}
-        for label, name in runs.items():
-            soft = label.startswith("mnasnet[")
-            table = _mnasnet_bench(bench, device, limit) if soft else bench
+        for label in runs:
             finals, counts = [], []
-
-            def search(seed: int) -> dict[str, Any]:
-                kwargs = {**STRATEGIES.get(name).benchmark_args(bench.name), **extra.get(label, {})}
-                result = run_search(create_strategy(name, seed=seed, **kwargs), table.space, table.evaluate,
-                                    time_budget_s=budget, feasible=None if soft else feasible)
-                ok = [t for t in result.succeeded if mask[bench.row(t.sample)]]
-                best = max(ok, key=lambda t: (bench.reward[bench.row(t.sample)]), default=None)
-                return {"final": float(bench.reported[bench.row(best.sample)]) if best else None,
-                        "evaluated": len(result.trials)}
-
-            for seed in range(seed_offset, seed_offset + seeds):
-                run = done.get(f"{device.name}/{label}", seed, lambda: search(seed))
+            for seed in seed_range:
+                run = done.get(f"{device.name}/{label}", seed, lambda: constrained_run(*job(device, label, seed)))
                 finals.append(nan_if_none(run["final"]))
                 counts.append(int(run["evaluated"]))
                 if progress:
@@ -256,6 +265,37 @@ def run_constrained(
         report["devices"][device.name] = {"bound_ms": limit, "feasible_fraction": float(mask.mean()),
                                           "optimum": optimum, "ceiling": ceiling, "strategies": rows}
     return report
+
+
+def pareto_run(bench: TabularBenchmark, device: Device, name: str, extra: Mapping[str, Any], seed: int,
+               budget: float, scale: FrontScale, true_hv: float) -> dict[str, Any]:
+    """One search for the accuracy/latency front on ``device``: the record the report and the journal keep."""
+    kwargs = _strategy_kwargs(name, bench, device, extra)
+    result = run_search(create_strategy(name, seed=seed, **kwargs), bench.space, _evaluator(bench, device),
+                        time_budget_s=budget)
+    ratio, every, front = front_ratios(result, scale, true_hv)
+    return {"ratio": ratio, "every": every, "evaluated": len(result.trials), "front": front.round(4).tolist(),
+            "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials)}
+
+
+def constrained_run(bench: TabularBenchmark, device: Device, limit: float, label: str, name: str,
+                    extra: Mapping[str, Any], seed: int, budget: float) -> dict[str, Any]:
+    """One search for the best cell under ``latency <= limit`` on ``device`` (a ``mnasnet[...]`` label: on the
+    MnasNet soft reward instead of the hard bound): the record the report and the journal keep."""
+    mask = device.latency <= limit
+    soft = label.startswith("mnasnet[")
+    table = _mnasnet_bench(bench, device, limit) if soft else bench
+
+    def feasible(sample: Mapping[str, Any]) -> bool:
+        return bool(mask[bench.row(sample)])
+
+    kwargs = {**STRATEGIES.get(name).benchmark_args(bench.name), **extra}
+    result = run_search(create_strategy(name, seed=seed, **kwargs), table.space, table.evaluate,
+                        time_budget_s=budget, feasible=None if soft else feasible)
+    ok = [t for t in result.succeeded if mask[bench.row(t.sample)]]
+    best = max(ok, key=lambda t: (bench.reward[bench.row(t.sample)]), default=None)
+    return {"final": float(bench.reported[bench.row(best.sample)]) if best else None,
+            "evaluated": len(result.trials)}
 
 
 def _runs(path: str | Path | None, mode: str, bench: TabularBenchmark, devices: Sequence[Device],

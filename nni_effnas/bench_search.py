@@ -110,19 +110,22 @@ def run_benchmark(
     mask = constraint.mask(bench) if constraint else None
     grid = np.linspace(0, budget, CURVE_POINTS)
     compat.quiet_nni_logging()
-    done = Runs(journal, "nni-effnas bench search", {
-        "benchmark": bench.name, "table": fingerprint(bench.reward, bench.cost, bench.reported),
-        "budget_frac": budget_frac, "budget_s": budget, "constraint": str(constraint) if constraint else None,
-        "curve_points": CURVE_POINTS}, {name: identity(runs[name], extra.get(name)) for name in names})
 
     def job(name: str, seed: int) -> tuple[Any, ...]:
         """The arguments of :func:`search_run` for one run."""
         kwargs = {**STRATEGIES.get(runs[name]).benchmark_args(bench.name), **extra.get(name, {})}
         return bench, runs[name], kwargs, seed, budget, constraint, grid
 
+    for name in names:  # bad arguments fail here, before any run or journal line
+        create_strategy(runs[name], seed=0, **job(name, 0)[2])
+
+    done = Runs(journal, "nni-effnas bench search", {
+        "benchmark": bench.name, "table": fingerprint(bench.reward, bench.cost, bench.reported),
+        "budget_frac": budget_frac, "budget_s": budget, "constraint": str(constraint) if constraint else None,
+        "curve_points": CURVE_POINTS}, {name: identity(runs[name], extra.get(name)) for name in names})
     if workers > 1:
-        _run_in_workers(done, job, [(n, s) for n in names for s in range(seed_offset, seed_offset + seeds)],
-                        workers, progress)
+        seed_range = range(seed_offset, seed_offset + seeds)
+        done.run_missing({(n, s): (search_run, job(n, s)) for n in names for s in seed_range}, workers, progress)
         progress = None  # each run was counted as it finished
     stats = {}
     for name in names:
@@ -157,36 +160,6 @@ def search_run(bench: TabularBenchmark, strategy: str, kwargs: Mapping[str, Any]
             "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials), "curve": anytime(result, grid)}
 
 
-def _run_in_workers(done: Runs, job: Callable[[str, int], tuple[Any, ...]], jobs: list[tuple[str, int]],
-                    workers: int, progress: Callable[[], None] | None) -> None:
-    """Run the ``jobs`` (label, seed) that ``done`` lacks in ``workers`` processes (``job`` gives each one's
-    :func:`search_run` arguments); each finished run is journaled, in this process, as it arrives."""
-    import concurrent.futures
-    import multiprocessing
-
-    missing = [(label, seed) for label, seed in jobs if not done.has(label, seed)]
-    for _ in range(len(jobs) - len(missing)):
-        if progress:
-            progress()
-    if not missing:
-        return
-    context = multiprocessing.get_context("spawn")  # torch and forked processes do not mix
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
-        futures = {pool.submit(search_run, *job(label, seed)): (label, seed) for label, seed in missing}
-        for future in concurrent.futures.as_completed(futures):
-            label, seed = futures[future]
-            done.get(label, seed, future.result)
-            if progress:
-                progress()
-
-
-def _one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    compat.quiet_nni_logging()
-
-
 def check_run(seeds: int, budget_frac: float, seed_offset: int = 0) -> None:
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
@@ -215,8 +188,6 @@ def parse_strategies(strategies: Sequence[str], strategy_args: Mapping[str, Mapp
     for key in extra:
         if key not in runs:
             raise ValueError(f"--strategy-args names {key!r}, which is not among the strategies run ({', '.join(runs)})")
-    for label, name in runs.items():  # bad arguments fail here, before any run or journal line
-        create_strategy(name, seed=0, **extra.get(label, {}))
     return runs, extra
 
 

@@ -103,7 +103,7 @@ def _bench_multiobjective(args: argparse.Namespace) -> int:
     runs = len(devices) * args.seeds * (len(strategies) + (1 if constrained and args.mnasnet != "none" else 0))
     progress = _progress_bar(runs, disable=args.quiet)
     common = dict(seeds=args.seeds, budget_frac=args.budget_frac, seed_offset=args.seed_offset,
-                  strategy_args=strategy_args, progress=progress.update, journal=args.journal)
+                  strategy_args=strategy_args, progress=progress.update, journal=args.journal, workers=args.workers)
     if constrained:
         report = bench_mo.run_constrained(bench, devices, strategies, bound=args.latency_bound,
                                           mnasnet=None if args.mnasnet == "none" else args.mnasnet, **common)
@@ -464,6 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("--journal", help="JSON-lines file of finished runs: a rerun after a stop (or with more seeds, "
                     "devices or strategies) reads them back instead of running them again")
     mo.add_argument("--plot", help="write the fronts and hypervolume ratios (PNG) here")
+    mo.add_argument("--workers", type=_workers, default=1,
+                    help="processes running the (device, strategy, seed) runs side by side, one torch thread each")
     mo.add_argument("--quiet", action="store_true", help="no progress bar")
     mo.set_defaults(func=_bench_multiobjective)
 

@@ -151,8 +151,31 @@ class Runs:
         self.done = self.journal.finished(self.plan) if self.journal else {}
 
     def has(self, label: str, seed: int) -> bool:
-        """Whether the run ``(label, seed)`` is journaled already."""
+        """Whether the run ``(label, seed)`` is done (journaled, or computed by this object) already."""
         return (label, seed) in self.done
+
+    def run_missing(self, tasks: Mapping[tuple[str, int], tuple[Callable[..., Mapping[str, Any]], tuple[Any, ...]]],
+                    workers: int, progress: Callable[[], None] | None = None) -> None:
+        """Compute the ``tasks`` (``(label, seed) -> (function, args)``, both picklable) that are not done, in
+        ``workers`` spawned processes with one torch thread each (a strategy's compute is charged to its
+        clock, so the processes must not compete for threads); each record is journaled here as it arrives.
+        ``progress()`` once per task, done ones included."""
+        import concurrent.futures
+        import multiprocessing
+
+        missing = {key: task for key, task in tasks.items() if not self.has(*key)}
+        for _ in range(len(tasks) - len(missing)):
+            if progress:
+                progress()
+        if not missing:
+            return
+        context = multiprocessing.get_context("spawn")  # torch and forked processes do not mix
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+            futures = {pool.submit(fn, *args): key for key, (fn, args) in missing.items()}
+            for future in concurrent.futures.as_completed(futures):
+                self.get(*futures[future], future.result)
+                if progress:
+                    progress()
 
     def get(self, label: str, seed: int, compute: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
         record = self.done.get((label, seed))
@@ -162,3 +185,13 @@ class Runs:
                 record = self.journal.append(label, seed, self.plan[label], record)
             self.done[(label, seed)] = record
         return record
+
+
+def _one_thread() -> None:
+    """A worker process of :meth:`Runs.run_missing`."""
+    import torch
+
+    from nni_effnas import compat
+
+    torch.set_num_threads(1)
+    compat.quiet_nni_logging()

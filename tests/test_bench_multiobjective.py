@@ -158,3 +158,32 @@ def test_both_modes_resume_from_a_journal(bench, tmp_path, monkeypatch):
     faster = [bm.Device("pixel2", devices[0].latency * 0.5)]
     with pytest.raises(ValueError, match="has 'pixel2/random' run as .*this run gives it"):
         bm.run_benchmark(bench, faster, ["random"], seeds=1, budget_frac=0.03, journal=tmp_path / "pareto.jsonl")
+
+
+def test_workers_give_the_report_of_one_process_in_both_modes(bench, tmp_path):
+    devices = bm.nb201_devices(bench, "pixel2,fpga")
+    common = dict(seeds=2, budget_frac=0.03)
+    for mode, run in (("pareto", lambda **k: bm.run_benchmark(bench, devices, ["random", "nsga2"], **common, **k)),
+                      ("constrained", lambda **k: bm.run_constrained(bench, devices, ["random"], bound="MEDIAN",
+                                                                  mnasnet="regularized_evolution", **common, **k))):
+        one = run()
+        journal = tmp_path / f"{mode}.jsonl"
+        two = run(workers=2, journal=journal)
+        for device in ("pixel2", "fpga"):
+            for label, row in one["devices"][device]["strategies"].items():
+                other = two["devices"][device]["strategies"][label]
+                for key in ("mean", "evaluated_mean"):
+                    assert other[key] == row[key], (mode, device, label, key)
+        runs = 2 * 2 * 2  # devices x rows (two strategies, or one and the MnasNet row) x seeds
+        assert len(journal.read_text().splitlines()) == 1 + runs
+
+
+def test_the_default_strategies_run_from_the_cli(tmp_path, capsys):
+    """mo_bananas gets its cost model per device: the up-front argument check must give it one too."""
+    out = tmp_path / "mo.json"
+    assert main(["bench", "multiobjective", "--device", "fpga", "--seeds", "1", "--budget-frac", "0.02",
+                 "--json", str(out), "--quiet"]) == 0, capsys.readouterr().err
+    assert json.loads(out.read_text())["strategies"] == list(bm.DEFAULT_STRATEGIES)
+    assert main(["bench", "multiobjective", "--device", "fpga", "--seeds", "1", "--budget-frac", "0.02",
+                 "--strategies", "mo_bananas", "--strategy-args", '{"mo_bananas": {"bogus": 1}}', "--quiet"]) == 2
+    assert "bogus" in capsys.readouterr().err
