@@ -32,6 +32,7 @@ from nni_effnas import compat
 from nni_effnas.checks import check_int
 from nni_effnas.bench_search import check_run, parse_strategies
 from nni_effnas.loop import SearchResult, run_search
+from nni_effnas.nb201 import check_latency_dataset
 from nni_effnas.objectives import mnasnet_reward
 from nni_effnas.pareto import FrontScale, hypervolume, pareto_front, selected_front
 from nni_effnas.report_io import nan_if_none, save_figure
@@ -59,9 +60,7 @@ class Device:
 
 def nb201_devices(bench: TabularBenchmark, names: str | Sequence[str]) -> list[Device]:
     """Devices of the shipped NB201 table by name (``all``: every one); an unknown name lists the known ones."""
-    if bench.name == "nb201/imagenet16":
-        raise ValueError("the shipped NAS-Bench-201 latencies are for 32x32 inputs, not ImageNet16-120's 16x16: use "
-                         "--dataset cifar10 or cifar100, or give your own --latency-table")
+    check_latency_dataset(bench.name.partition("/")[2])
     known = sorted(c.split(":", 1)[1] for c in bench.columns if c.startswith("latency:"))
     wanted = known if names == "all" else ([names] if isinstance(names, str) else list(names))
     wanted = [n.strip() for part in wanted for n in part.split(",") if n.strip()]
@@ -151,37 +150,29 @@ def run_benchmark(
     runs, extra = parse_strategies(strategies, strategy_args)
     budget = bench.budget_s * budget_frac
     compat.quiet_nni_logging()
-    for label, name in runs.items():  # bad arguments fail here, before any run or journal line
-        create_strategy(name, seed=0, **_strategy_kwargs(name, bench, devices[0], extra.get(label, {})))
+    _check_strategies(bench, devices[0], runs, extra)
     done = _runs(journal, "pareto", bench, devices, runs, extra, budget_frac=budget_frac, budget_s=budget)
     report: dict[str, Any] = {"benchmark": bench.name, "mode": "pareto", "budget_frac": budget_frac,
                               "budget_s": budget, "seeds": seeds, "seed_offset": seed_offset,
                               "strategy_args": extra, "strategies": list(runs), "devices": {}}
     refs = {device.name: device_reference(bench, device) for device in devices}
-
-    def job(device: Device, label: str, seed: int) -> tuple[Any, ...]:
-        ref = refs[device.name]
-        return bench, device, runs[label], extra.get(label, {}), seed, budget, ref["scale"], ref["true_hv"]
-
     seed_range = range(seed_offset, seed_offset + seeds)
-    if workers > 1:
-        done.run_missing({(f"{d.name}/{label}", s): (pareto_run, job(d, label, s)) for d in devices for label in runs
-                          for s in seed_range}, workers, progress)
-        progress = None  # each run was counted as it finished
+    records = done.run_all({
+        (f"{d.name}/{label}", s): (pareto_run, (bench, d, name, extra.get(label, {}), s, budget,
+                                                refs[d.name]["scale"], refs[d.name]["true_hv"]))
+        for d in devices for label, name in runs.items() for s in seed_range}, workers, progress)
     for device in devices:
         ref = refs[device.name]
         rows: dict[str, Any] = {}
         for label in runs:
             ratios, evaluated_ratios, counts, fronts, compute = [], [], [], [], []
             for seed in seed_range:
-                run = done.get(f"{device.name}/{label}", seed, lambda: pareto_run(*job(device, label, seed)))
+                run = records[(f"{device.name}/{label}", seed)]
                 ratios.append(nan_if_none(run["ratio"]))
                 evaluated_ratios.append(nan_if_none(run["every"]))
                 counts.append(int(run["evaluated"]))
                 fronts.append(run["front"])
                 compute.append(float(run["strategy_s"]))
-                if progress:
-                    progress()
             rows[label] = {**_stats(ratios), "hv_ratio_evaluated_mean": float(np.mean(evaluated_ratios)),
                            "evaluated_mean": float(np.mean(counts)), "strategy_s_mean": float(np.mean(compute)),
                            "fronts": fronts}
@@ -221,8 +212,7 @@ def run_constrained(
                              "under the bound; use it without --latency-bound, or a single-objective strategy here")
     budget = bench.budget_s * budget_frac
     compat.quiet_nni_logging()
-    for label, name in runs.items():  # bad arguments fail here, before any run or journal line
-        create_strategy(name, seed=0, **{**STRATEGIES.get(name).benchmark_args(bench.name), **extra.get(label, {})})
+    _check_strategies(bench, devices[0], runs, extra)
     done = _runs(journal, "constrained", bench, devices, runs, extra, budget_frac=budget_frac, budget_s=budget,
                  bound=str(bound))
     report: dict[str, Any] = {"benchmark": bench.name, "mode": "constrained", "budget_frac": budget_frac,
@@ -235,15 +225,11 @@ def run_constrained(
             closest = int(np.argmin(device.latency))
             raise ValueError(f"latency bound {limit:g} ms is infeasible on {device.name}: no cell is that fast; the "
                              f"closest is row {closest} at {device.latency[closest]:g} ms")
-
-    def job(device: Device, label: str, seed: int) -> tuple[Any, ...]:
-        return bench, device, limits[device.name], label, runs[label], extra.get(label, {}), seed, budget
-
     seed_range = range(seed_offset, seed_offset + seeds)
-    if workers > 1:
-        done.run_missing({(f"{d.name}/{label}", s): (constrained_run, job(d, label, s)) for d in devices
-                          for label in runs for s in seed_range}, workers, progress)
-        progress = None  # each run was counted as it finished
+    records = done.run_all({
+        (f"{d.name}/{label}", s): (constrained_run, (bench, d, limits[d.name], label, name, extra.get(label, {}), s,
+                                                     budget))
+        for d in devices for label, name in runs.items() for s in seed_range}, workers, progress)
     for device in devices:
         limit = limits[device.name]
         mask = device.latency <= limit
@@ -254,11 +240,9 @@ def run_constrained(
         for label in runs:
             finals, counts = [], []
             for seed in seed_range:
-                run = done.get(f"{device.name}/{label}", seed, lambda: constrained_run(*job(device, label, seed)))
+                run = records[(f"{device.name}/{label}", seed)]
                 finals.append(nan_if_none(run["final"]))
                 counts.append(int(run["evaluated"]))
-                if progress:
-                    progress()
             stats = _stats(finals)
             rows[label] = {**stats, "gap_to_optimum": optimum - stats["mean"], "evaluated_mean": float(np.mean(counts)),
                            "no_feasible_found": int(np.isnan(finals).sum())}
@@ -289,13 +273,20 @@ def constrained_run(bench: TabularBenchmark, device: Device, limit: float, label
     def feasible(sample: Mapping[str, Any]) -> bool:
         return bool(mask[bench.row(sample)])
 
-    kwargs = {**STRATEGIES.get(name).benchmark_args(bench.name), **extra}
+    kwargs = _strategy_kwargs(name, bench, device, extra)
     result = run_search(create_strategy(name, seed=seed, **kwargs), table.space, table.evaluate,
                         time_budget_s=budget, feasible=None if soft else feasible)
     ok = [t for t in result.succeeded if mask[bench.row(t.sample)]]
     best = max(ok, key=lambda t: (bench.reward[bench.row(t.sample)]), default=None)
     return {"final": float(bench.reported[bench.row(best.sample)]) if best else None,
             "evaluated": len(result.trials)}
+
+
+def _check_strategies(bench: TabularBenchmark, device: Device, runs: Mapping[str, str],
+                      extra: Mapping[str, Mapping[str, Any]]) -> None:
+    """Build each strategy once with the arguments its runs get, so bad ones fail before any run or journal line."""
+    for label, name in runs.items():
+        create_strategy(name, seed=0, **_strategy_kwargs(name, bench, device, extra.get(label, {})))
 
 
 def _runs(path: str | Path | None, mode: str, bench: TabularBenchmark, devices: Sequence[Device],

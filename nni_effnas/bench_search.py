@@ -111,33 +111,27 @@ def run_benchmark(
     grid = np.linspace(0, budget, CURVE_POINTS)
     compat.quiet_nni_logging()
 
-    def job(name: str, seed: int) -> tuple[Any, ...]:
-        """The arguments of :func:`search_run` for one run."""
-        kwargs = {**STRATEGIES.get(runs[name]).benchmark_args(bench.name), **extra.get(name, {})}
-        return bench, runs[name], kwargs, seed, budget, constraint, grid
-
+    kwargs = {name: {**STRATEGIES.get(runs[name]).benchmark_args(bench.name), **extra.get(name, {})}
+              for name in names}
     for name in names:  # bad arguments fail here, before any run or journal line
-        create_strategy(runs[name], seed=0, **job(name, 0)[2])
-
+        create_strategy(runs[name], seed=0, **kwargs[name])
     done = Runs(journal, "nni-effnas bench search", {
         "benchmark": bench.name, "table": fingerprint(bench.reward, bench.cost, bench.reported),
         "budget_frac": budget_frac, "budget_s": budget, "constraint": str(constraint) if constraint else None,
         "curve_points": CURVE_POINTS}, {name: identity(runs[name], extra.get(name)) for name in names})
-    if workers > 1:
-        seed_range = range(seed_offset, seed_offset + seeds)
-        done.run_missing({(n, s): (search_run, job(n, s)) for n in names for s in seed_range}, workers, progress)
-        progress = None  # each run was counted as it finished
+    seed_range = range(seed_offset, seed_offset + seeds)
+    tasks = {(name, seed): (search_run, (bench, runs[name], kwargs[name], seed, budget, constraint, grid))
+             for name in names for seed in seed_range}
+    records = done.run_all(tasks, workers, progress)
     stats = {}
     for name in names:
         st = StrategyStats(name, [], [], [round(float(t), 2) for t in grid], [])
-        for seed in range(seed_offset, seed_offset + seeds):
-            record = done.get(name, seed, lambda: search_run(*job(name, seed)))
+        for seed in seed_range:
+            record = records[(name, seed)]
             st.final.append(nan_if_none(record["final"]))
             st.evaluated.append(int(record["evaluated"]))
             st.strategy_s.append(float(record["strategy_s"]))
             st.curve.append([nan_if_none(v) for v in record["curve"]])
-            if progress:
-                progress()
         stats[name] = st.summary()
     return {
         "benchmark": bench.name, "budget_frac": budget_frac, "budget_s": budget, "seeds": seeds,

@@ -19,8 +19,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-__all__ = ["arg_type", "check_device", "check_input_shape", "check_int", "check_number", "check_out_dir", "check_output_file",
-           "count_arg", "int_at_least", "is_int", "is_number"]
+__all__ = ["arg_type", "check_device", "check_input_shape", "check_int", "check_number", "check_out_dir",
+           "check_output_file", "count_arg", "int_at_least", "is_int", "is_number"]
 
 
 def is_int(value: Any) -> bool:

@@ -258,7 +258,6 @@ def _int(text: str, flag: str) -> int:
     return value
 
 
-_count = count_arg
 _seconds = arg_type(float, lambda v: math.isfinite(v) and v > 0, "a number of seconds > 0")
 _port = arg_type(int, lambda v: 1 <= v <= 65535, "a port number in 1..65535")
 _workers = arg_type(int, lambda v: v >= 1, "a whole number >= 1")
@@ -340,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated registered strategies; LABEL=NAME runs a variant under its own label "
                         "(its --strategy-args keyed by LABEL)")
     s.add_argument("--seeds", type=int, default=100)
-    s.add_argument("--seed-offset", type=_count, default=0)
+    s.add_argument("--seed-offset", type=count_arg, default=0)
     s.add_argument("--budget-frac", type=float, default=1.0, help="fraction of the protocol's time budget")
     s.add_argument("--budget-s", type=_seconds, default=None,
                    help="100 %% budget in seconds (overrides the protocol's)")
@@ -368,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--space", default="nb201")
     p.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16")
     p.add_argument("--sample", default="1000", help="number of random cells, or 'naslib' for NAS-Bench-Suite-Zero's")
-    p.add_argument("--seed", type=_count, default=0, help="seed of the cell sample, the weights and the proxy batch")
+    p.add_argument("--seed", type=count_arg, default=0, help="seed of the cell sample, the weights and the proxy batch")
     p.add_argument("--proxies", default=",".join(DEFAULT_PROXIES))
     p.add_argument("--ensembles", default=",".join(DEFAULT_ENSEMBLES),
                    help="rank-aggregated combinations, e.g. synflow+jacob_cov+nwot (comma-separated)")
@@ -397,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="comma-separated registered predictors (default mlp_ensemble,gnn,gp,random_forest,gbm)")
     pr.add_argument("--test-size", type=int, default=1000, help="held-out cells per seed")
     pr.add_argument("--seeds", type=int, default=5, help="number of seeds (splits and predictor random_state)")
-    pr.add_argument("--seed-offset", type=_count, default=0, help="first seed")
+    pr.add_argument("--seed-offset", type=count_arg, default=0, help="first seed")
     pr.add_argument("--target", default="test", help="test (200-epoch test accuracy) or valid (200-epoch validation)")
     pr.add_argument("--features", default="none",
                     help="none, or lowfi: append the 12-epoch validation accuracy as an extra feature column")
@@ -417,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     os_.add_argument("--data-dir", default=None, help="directory of the dataset files (fashion-mnist)")
     os_.add_argument("--epochs", type=int, default=4, help="search epochs per run")
     os_.add_argument("--seeds", type=int, default=1, help="runs per variant, seeds seed-offset, seed-offset+1, ...")
-    os_.add_argument("--seed-offset", type=_count, default=0)
+    os_.add_argument("--seed-offset", type=count_arg, default=0)
     os_.add_argument("--channels", type=int, default=8, help="supernet channels of the first stage (NB201: 16)")
     os_.add_argument("--num-cells", type=int, default=1, help="supernet cells per stage (NB201: 5)")
     os_.add_argument("--limit", type=int, default=1024,
@@ -452,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "random,nsga2,motpe,mo_bananas (constrained: random,regularized_evolution,predictor_guided)")
     mo.add_argument("--strategy-args", default=None, help="JSON: strategy name or label -> keyword arguments")
     mo.add_argument("--seeds", type=int, default=30)
-    mo.add_argument("--seed-offset", type=_count, default=0)
+    mo.add_argument("--seed-offset", type=count_arg, default=0)
     mo.add_argument("--budget-frac", type=float, default=0.1, help="fraction of the protocol's time budget")
     mo.add_argument("--latency-bound", default=None,
                     help="constrained mode: latency <= this (ms, MEDIAN or Qnn, a percentile of the device's latencies)")
@@ -475,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     lat.add_argument("--strategies", default="predictor_guided,optuna_tpe,regularized_evolution")
     lat.add_argument("--observations", type=int, default=500, help="random samples told before timing")
     lat.add_argument("--steps", type=int, default=100, help="ask/tell rounds timed")
-    lat.add_argument("--seed", type=_count, default=0)
+    lat.add_argument("--seed", type=count_arg, default=0)
     lat.add_argument("--strategy-args", default=None, help="JSON: strategy name -> keyword arguments")
     lat.add_argument("--json", help="write the report here")
     lat.add_argument("--quiet", action="store_true")

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from nni_effnas.checks import check_output_file, is_number
+from nni_effnas.checks import check_int, check_number, check_output_file, is_number
 from nni_effnas.space import CategoricalSpace, Sample
 from nni_effnas.strategies.base import Strategy
 
@@ -92,17 +92,18 @@ def run_search(
     """
     if max_trials is None and time_budget_s is None:
         raise ValueError("run_search needs max_trials or time_budget_s (or both)")
-    if max_trials is not None and (isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 0):
-        raise ValueError(f"max_trials must be an int >= 0, got {max_trials!r}")
-    if time_budget_s is not None and (not is_number(time_budget_s) or time_budget_s < 0):
-        raise ValueError(f"time_budget_s must be a finite number >= 0 (seconds), got {time_budget_s!r}")
+    if max_trials is not None:
+        check_int("max_trials", max_trials, 0)
+    if time_budget_s is not None:
+        check_number("time_budget_s", time_budget_s)
     if checkpoint is not None:
         check_output_file("checkpoint", checkpoint)
+        header = {"space": _as_json(space.as_dict()), "settings": _as_json(settings or {})}  # what a resume checks
     result = SearchResult(trials=[], clock_s=0.0, strategy_time_s=0.0)
     timer = _StrategyTimer()
     timer.call(lambda: strategy.setup(space, feasible=feasible))
     if checkpoint is not None and Path(checkpoint).is_file():
-        _restore(Path(checkpoint), space, strategy, result, _settings(settings))
+        _restore(Path(checkpoint), header, strategy, result)
     timer.total = result.strategy_time_s
     rejected_in_a_row = 0
     while (max_trials is None or len(result.trials) < max_trials) and (
@@ -127,7 +128,7 @@ def run_search(
         result.clock_s = trial.clock_s = _clock(result, timer, strategy)
         result.strategy_time_s = timer.total
         if checkpoint is not None:
-            _save(Path(checkpoint), space, strategy, result, _settings(settings))
+            _save(Path(checkpoint), header, strategy, result)
         if progress is not None:
             progress(trial, result)
     result.strategy_time_s = timer.total
@@ -173,27 +174,20 @@ def _evaluate(number: int, sample: Sample, evaluate: Evaluate, reward_key: str, 
     return Trial(number, sample, SUCCEEDED, float(reward), metrics, float(cost))
 
 
-def space_labels(space: CategoricalSpace) -> dict[str, list[Any]]:
-    """The space as a checkpoint records it (as it reads back from JSON): each label's choices."""
-    return json.loads(json.dumps(space.as_dict(), default=_jsonable))
+def _as_json(value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` as it reads back from a checkpoint (tuples as lists)."""
+    return json.loads(json.dumps(dict(value), default=_jsonable, sort_keys=True))
 
 
-def _settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``settings`` as they read back from a checkpoint."""
-    return json.loads(json.dumps(dict(settings or {}), default=_jsonable, sort_keys=True))
-
-
-def _save(path: Path, space: CategoricalSpace, strategy: Strategy, result: SearchResult,
-          settings: Mapping[str, Any]) -> None:
-    state = {"version": 1, "strategy": type(strategy).__name__, "space": space_labels(space), "settings": settings,
-             "strategy_state": strategy.state_dict(), **result.to_dict()}
+def _save(path: Path, header: Mapping[str, Any], strategy: Strategy, result: SearchResult) -> None:
+    state = {"version": 1, "strategy": type(strategy).__name__, **header, "strategy_state": strategy.state_dict(),
+             **result.to_dict()}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(state, default=_jsonable))
     os.replace(tmp, path)
 
 
-def _restore(path: Path, space: CategoricalSpace, strategy: Strategy, result: SearchResult,
-             settings: Mapping[str, Any]) -> None:
+def _restore(path: Path, header: Mapping[str, Any], strategy: Strategy, result: SearchResult) -> None:
     try:
         state = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -206,10 +200,10 @@ def _restore(path: Path, space: CategoricalSpace, strategy: Strategy, result: Se
             f"checkpoint {path} was written by strategy {state.get('strategy')!r}, not {type(strategy).__name__!r}"
         )
     labels = state.get("space")
-    if labels is not None and labels != space_labels(space):
+    if labels is not None and labels != header["space"]:
         raise ValueError(f"checkpoint {path} was written for another search space (labels {', '.join(labels)}); give "
                          "another path for this one")
-    theirs = state.get("settings", {})
+    theirs, settings = state.get("settings", {}), header["settings"]
     for key in sorted(set(theirs) | set(settings)):
         if theirs.get(key) != settings.get(key):
             raise ValueError(f"checkpoint {path} was written with {key}={theirs.get(key)!r}, this search has "

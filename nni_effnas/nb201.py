@@ -39,6 +39,18 @@ _DATASET_ALIASES = {
     "imagenet": "imagenet16",
 }
 METRICS: tuple[str, ...] = ("test_acc_200ep", "valid_acc_200ep", "valid_acc_12ep", "cost_12ep_s", "params_M")
+#: the datasets the shipped device latencies fit: they were measured with 32x32 inputs (one value per cell)
+LATENCY_DATASETS: tuple[str, ...] = ("cifar10", "cifar100")
+
+
+def check_latency_dataset(dataset: str) -> str:
+    """``dataset`` (canonical) if the shipped latencies fit its networks, else a one-line ``ValueError``."""
+    dataset = canonical_dataset(dataset)
+    if dataset not in LATENCY_DATASETS:
+        raise ValueError(f"no NAS-Bench-201 latency is recorded for dataset {dataset!r}: the shipped latencies are "
+                         "for 32x32 inputs, not ImageNet16-120's 16x16; use cifar10 or cifar100, or a latency table "
+                         "of your own")
+    return dataset
 
 _ARCH_RE = re.compile(r"^\|[a-z0-9_]+~0\|\+\|[a-z0-9_]+~0\|[a-z0-9_]+~1\|\+\|[a-z0-9_]+~0\|[a-z0-9_]+~1\|[a-z0-9_]+~2\|$")
 
@@ -126,11 +138,13 @@ class NB201Table:
 
     # -- data --------------------------------------------------------------------------------------------
     def column(self, dataset: str, metric: str) -> np.ndarray:
-        """A read-only column over all cells: ``metric`` in ``METRICS`` or ``latency:DEVICE``."""
+        """A read-only column over all cells: ``metric`` in ``METRICS`` or ``latency:DEVICE`` (for a dataset of
+        ``LATENCY_DATASETS``)."""
         if metric.startswith("latency:"):
             device = metric.split(":", 1)[1]
             if device not in self.devices:
                 raise ValueError(f"unknown latency device {device!r}; expected one of: {', '.join(self.devices)}")
+            check_latency_dataset(dataset)
             array = self._arrays[f"latency__{device}"]
         else:
             if metric not in METRICS:
@@ -145,13 +159,15 @@ class NB201Table:
         return {dataset: self.query(arch, dataset)["test_acc_200ep"] for dataset in DATASETS}
 
     def query(self, arch: str | Mapping[str, Any] | int, dataset: str = "cifar10") -> dict[str, Any]:
-        """Everything the table knows about one cell on one dataset, as a JSON-ready dict."""
+        """Everything the table knows about one cell on one dataset, as a JSON-ready dict (``latency_ms`` only
+        for ``LATENCY_DATASETS``)."""
         dataset = canonical_dataset(dataset)
         index = self.index(arch)
         record: dict[str, Any] = {"index": index, "arch": self.arch_str(index), "dataset": dataset}
         for metric in METRICS:
             record[metric] = round(float(self._arrays[f"{dataset}__{metric}"][index]), 6)
-        record["latency_ms"] = {d: round(float(self._arrays[f"latency__{d}"][index]), 6) for d in self.devices}
+        if dataset in LATENCY_DATASETS:
+            record["latency_ms"] = {d: round(float(self._arrays[f"latency__{d}"][index]), 6) for d in self.devices}
         return record
 
 

@@ -141,8 +141,9 @@ def _write(handle, obj: Mapping[str, Any]) -> None:
 
 class Runs:
     """A benchmark's runs, through a journal when it has one: ``get(label, seed, compute)`` gives the journaled
-    record of that run, or calls ``compute()`` and journals its record. ``plan`` maps each label of this
-    benchmark to its :func:`identity`. Without a ``path`` every run is computed and returned as it is."""
+    record of that run, or calls ``compute()`` and journals its record; :meth:`run_all` does it for many runs,
+    in worker processes if asked. ``plan`` maps each label of this benchmark to its :func:`identity`. Without a
+    ``path`` every run is computed and returned as it is."""
 
     def __init__(self, path: str | Path | None, kind: str, settings: Mapping[str, Any],
                  plan: Mapping[str, str]) -> None:
@@ -154,28 +155,33 @@ class Runs:
         """Whether the run ``(label, seed)`` is done (journaled, or computed by this object) already."""
         return (label, seed) in self.done
 
-    def run_missing(self, tasks: Mapping[tuple[str, int], tuple[Callable[..., Mapping[str, Any]], tuple[Any, ...]]],
-                    workers: int, progress: Callable[[], None] | None = None) -> None:
-        """Compute the ``tasks`` (``(label, seed) -> (function, args)``, both picklable) that are not done, in
-        ``workers`` spawned processes with one torch thread each (a strategy's compute is charged to its
-        clock, so the processes must not compete for threads); each record is journaled here as it arrives.
-        ``progress()`` once per task, done ones included."""
-        import concurrent.futures
-        import multiprocessing
-
+    def run_all(self, tasks: Mapping[tuple[str, int], tuple[Callable[..., Mapping[str, Any]], tuple[Any, ...]]],
+                workers: int = 1, progress: Callable[[], None] | None = None) -> dict[tuple[str, int], Any]:
+        """The record of every task (``(label, seed) -> (function, args)``). The missing ones are computed in
+        order here, or with ``workers > 1`` in that many spawned processes with one torch thread each (a
+        strategy's compute is charged to its clock, so the processes must not compete for threads; function
+        and args must pickle); each is journaled here as it arrives. ``progress()`` once per task."""
         missing = {key: task for key, task in tasks.items() if not self.has(*key)}
-        for _ in range(len(tasks) - len(missing)):
-            if progress:
-                progress()
-        if not missing:
-            return
-        context = multiprocessing.get_context("spawn")  # torch and forked processes do not mix
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
-            futures = {pool.submit(fn, *args): key for key, (fn, args) in missing.items()}
-            for future in concurrent.futures.as_completed(futures):
-                self.get(*futures[future], future.result)
+        if workers > 1 and missing:
+            import concurrent.futures
+            import multiprocessing
+
+            for _ in range(len(tasks) - len(missing)):
                 if progress:
                     progress()
+            context = multiprocessing.get_context("spawn")  # torch and forked processes do not mix
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
+                futures = {pool.submit(fn, *args): key for key, (fn, args) in missing.items()}
+                for future in concurrent.futures.as_completed(futures):
+                    self.get(*futures[future], future.result)
+                    if progress:
+                        progress()
+        else:
+            for (label, seed), (fn, args) in tasks.items():
+                self.get(label, seed, lambda: fn(*args))
+                if progress:
+                    progress()
+        return {key: self.done[key] for key in tasks}
 
     def get(self, label: str, seed: int, compute: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
         record = self.done.get((label, seed))
@@ -188,7 +194,7 @@ class Runs:
 
 
 def _one_thread() -> None:
-    """A worker process of :meth:`Runs.run_missing`."""
+    """A worker process of :meth:`Runs.run_all`."""
     import torch
 
     from nni_effnas import compat

@@ -73,14 +73,15 @@ class TabularBenchmark:
     # -- constructors --------------------------------------------------------------------------------------
     @classmethod
     def nb201(cls, dataset: str = "cifar10") -> "TabularBenchmark":
-        from nni_effnas.nb201 import EDGE_LABELS, OPS, canonical_dataset, load_table
+        from nni_effnas.nb201 import EDGE_LABELS, LATENCY_DATASETS, OPS, canonical_dataset, load_table
 
         dataset = canonical_dataset(dataset)
         table = load_table()
         space = CategoricalSpace.from_dict({label: OPS for label in EDGE_LABELS})
         rows = {space.key(table.sample(i)): i for i in range(len(table))}
         columns = {"params": table.column(dataset, "params_M")}
-        columns.update({f"latency:{d}": table.column(dataset, f"latency:{d}") for d in table.devices})
+        if dataset in LATENCY_DATASETS:
+            columns.update({f"latency:{d}": table.column(dataset, f"latency:{d}") for d in table.devices})
         return cls(name=f"nb201/{dataset}", space=space, rows=rows,
                    reward=table.column(dataset, "valid_acc_12ep"), cost=table.column(dataset, "cost_12ep_s"),
                    reported=table.column(dataset, "test_acc_200ep"), budget_s=NB201_BUDGETS[dataset],

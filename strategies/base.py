@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from nni_effnas.checks import is_int
 from nni_effnas.space import CategoricalSpace, Sample
 
 
@@ -33,7 +34,7 @@ class Strategy(ABC):
     unique_samples: bool = False
 
     def __init__(self, *, seed: int | None = None) -> None:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        if seed is not None and (not is_int(seed) or seed < 0):
             raise ValueError(f"seed must be an int >= 0 or None, got {seed!r}")
         self.seed = seed
         self.space: CategoricalSpace | None = None
