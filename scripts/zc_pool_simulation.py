@@ -3,13 +3,15 @@ issue 4, session 21): draw a pool of P cells, pay their recorded proxy time, the
 proxies' rank sum until the budget is spent; report the 200-epoch test accuracy of the best-reward trained cell.
 It has no predictor: it shows what the warm start alone is worth as the pool grows. Rankings (``--rankings``):
 
-* ``proxies``: the rank sum of jacob_cov and params (the ``bananas_zc`` scorer of BENCHMARKS.md);
+* ``proxies``: the proxies' mean rank (``aggregate_ranks``, as the scorer ranks a pool) for each proxy set of
+  ``--proxy-sets`` (default jacob_cov+params: the ``bananas_zc`` scorer of BENCHMARKS.md), each set charged
+  its own proxies' recorded time plus the network's build;
 * ``dedup``: the same, keeping only the best-ranked cell of each class of cells that compute the same function
   (:func:`canonical`);
 * ``canonical``: each drawn cell replaced by its class's canonical cell (dead edges ``none``: the cheapest
   member), one per class, before scoring;
-* ``oracle``: a perfect proxy, the 200-epoch test accuracy itself, charged the same proxy time: a bound on what
-  any proxy can do in this train-in-proxy-order scheme.
+* ``oracle``: a perfect proxy, the 200-epoch test accuracy itself, charged the first proxy set's time: a bound
+  on what any proxy of that cost can do in this train-in-proxy-order scheme.
 
 Needs every cell's scores in the cache (``--fill`` computes the missing ones: about 25 minutes per dataset on one
 core of the project machine; a cached score keeps its recorded time, which is what the simulation charges).
@@ -21,10 +23,11 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from scipy.stats import rankdata
 
 from nni_effnas.nb201 import EDGES, format_arch, load_table, parse_arch
+from nni_effnas.proxies import aggregate_ranks
 from nni_effnas.tabular import TabularBenchmark
+from nni_effnas.zc_cache import BUILD
 from nni_effnas.zerocost import ZeroCostScorer
 
 BUDGET_S = {"cifar10": 20_000, "cifar100": 40_000, "imagenet16": 120_000}
@@ -55,6 +58,8 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(BUDGET_S), choices=list(BUDGET_S))
     parser.add_argument("--pools", nargs="+", type=int, default=[300, 1000, 2000])
     parser.add_argument("--rankings", nargs="+", default=["proxies", "oracle"], choices=RANKINGS)
+    parser.add_argument("--proxy-sets", nargs="+", default=["jacob_cov+params"],
+                        help="proxy sets for the proxy rankings, each NAME+NAME+...")
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--budget-frac", type=float, default=0.1)
     parser.add_argument("--cache", default="bench-out/zerocost.sqlite",
@@ -63,25 +68,28 @@ def main() -> None:
     table = load_table()
     canon = np.array([table.index(format_arch(canonical(parse_arch(table.arch_str(i))))) for i in range(len(table))])
     for ds in args.datasets:
-        # the bananas_zc scorer of BENCHMARKS.md (jacob_cov + params, C=16 N=1 network, Fashion-MNIST batch 32)
-        scorer = ZeroCostScorer("nb201", proxies=["jacob_cov", "params"], dataset=ds, data="fashion-mnist",
-                                batch_size=32, seed=0, model_kwargs={"channels": 16, "num_cells": 1},
-                                cache=args.cache)
-        seconds, jc, params = np.zeros(len(table)), np.zeros(len(table)), np.zeros(len(table))
+        # the bananas_zc scorer of BENCHMARKS.md (C=16 N=1 network, Fashion-MNIST batch 32), every proxy named
+        names = sorted({name for group in args.proxy_sets for name in group.split("+")})
+        scorer = ZeroCostScorer("nb201", proxies=names, dataset=ds, data="fashion-mnist", batch_size=32, seed=0,
+                                model_kwargs={"channels": 16, "num_cells": 1}, cache=args.cache)
+        value = {name: np.zeros(len(table)) for name in [*names, BUILD]}
+        seconds = {name: np.zeros(len(table)) for name in [*names, BUILD]}
         for i in range(len(table)):
-            before = scorer.charged_s
-            score = scorer.score(table.sample(i))
-            seconds[i] = scorer.charged_s - before
-            jc[i] = np.nan_to_num(score["jacob_cov"], nan=-np.inf)
-            params[i] = score["params"]
+            scorer.score(table.sample(i))
+            for name, (v, s) in scorer.recorded(table.sample(i)).items():
+                if name in value:
+                    value[name][i], seconds[name][i] = v, s
         bench = TabularBenchmark.nb201(ds)
         size = table.column(ds, "params_M")
         budget = BUDGET_S[ds] * args.budget_frac
-        print(f"{ds}: proxies {seconds.mean():.3f} s per cell; budget {budget:.0f} s")
+        print(f"{ds}: budget {budget:.0f} s; seconds per cell: " + ", ".join(f"{n} {seconds[n].mean():.3f}" for n in seconds))
+        # the oracle is charged the first proxy set's time
+        rankings = [(r, group) for r in args.rankings for group in (args.proxy_sets if r != "oracle" else args.proxy_sets[:1])]
         for constrained in (False, True):
             feasible = size <= np.median(size) if constrained else np.ones(len(table), bool)
             for pool_size in args.pools:
-                for ranking in args.rankings:
+                for ranking, group in rankings:
+                    cost = sum(seconds[n] for n in [BUILD, *group.split("+")])
                     found, trained = [], []
                     for seed in range(args.seeds):
                         drawn = np.flatnonzero(feasible)[np.random.default_rng(seed).permutation(feasible.sum())]
@@ -90,11 +98,14 @@ def main() -> None:
                             drawn = drawn[feasible[drawn]]
                             drawn = drawn[np.sort(np.unique(drawn, return_index=True)[1])]
                         pool = drawn[:pool_size]
-                        value = bench.reported[pool] if ranking == "oracle" else rankdata(jc[pool]) + rankdata(params[pool])
-                        order = pool[np.argsort(-value, kind="stable")]
+                        if ranking == "oracle":
+                            rank = bench.reported[pool]
+                        else:
+                            rank = aggregate_ranks({n: value[n][pool] for n in group.split("+")})
+                        order = pool[np.argsort(-rank, kind="stable")]
                         if ranking == "dedup":  # the best-ranked cell of each class
                             order = order[np.sort(np.unique(canon[order], return_index=True)[1])]
-                        clock, best, n = seconds[pool].sum(), None, 0
+                        clock, best, n = cost[pool].sum(), None, 0
                         for i in order:
                             if clock >= budget:
                                 break
@@ -105,7 +116,7 @@ def main() -> None:
                         trained.append(n)
                     found = np.array(found)
                     print(f"  {'params<=MEDIAN' if constrained else 'unconstrained':<15} pool {pool_size:>5} "
-                          f"{ranking:<10} {np.nanmean(found):.2f} +- "
+                          f"{ranking:<10} {group:<32} {np.nanmean(found):.2f} +- "
                           f"{np.nanstd(found) / np.sqrt(np.isfinite(found).sum()):.2f}  trained {np.mean(trained):.1f}",
                           flush=True)
 
