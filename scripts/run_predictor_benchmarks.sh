@@ -16,15 +16,18 @@ BUDGETS=${BUDGETS:-0.1 1.0}
 CONSTRAINTS=${CONSTRAINTS:-both}
 case $CONSTRAINTS in both) CS=("" "params<=MEDIAN");; none) CS=("");; median) CS=("params<=MEDIAN");;
   *) echo "CONSTRAINTS must be both, none or median, got $CONSTRAINTS" >&2; exit 2;; esac
-STRATEGIES=${STRATEGIES:-regularized_evolution,nni_tpe,nni_evolution,optuna_tpe,optuna_gp,predictor_guided,pnas,reinforce,bananas_zc=predictor_guided,bananas_zc1000=predictor_guided}
+STRATEGIES=${STRATEGIES:-regularized_evolution,nni_tpe,nni_evolution,optuna_tpe,optuna_gp,predictor_guided,pnas,reinforce,bananas_zc=predictor_guided,bananas_zc1000=predictor_guided,bananas_zc3000=predictor_guided}
 CACHE=bench-out/zerocost.sqlite
 ZC='{"proxies": "jacob_cov,params", "proxy_data": "fashion-mnist", "proxy_batch_size": 32, "model_kwargs": {"channels": 16, "num_cells": 1}, "cache": "'$CACHE'", "pool_size": 300}'
-# bananas_zc1000 (session 21): a 1,000-cell pool scored with synflow + jacob_cov + params, its best 20 trained first
+# session 21: bananas_zc1000, a 1,000-cell pool scored with synflow + jacob_cov + params, its best 20 trained first
+# (best under a size constraint); bananas_zc3000, a 3,000-cell pool scored with synflow alone (best unconstrained)
 ZC1000='{"proxies": "synflow,jacob_cov,params", "proxy_data": "fashion-mnist", "proxy_batch_size": 32, "model_kwargs": {"channels": 16, "num_cells": 1}, "cache": "'$CACHE'", "pool_size": 1000}'
+ZC3000='{"proxies": "synflow", "proxy_data": "fashion-mnist", "proxy_batch_size": 32, "model_kwargs": {"channels": 16, "num_cells": 1}, "cache": "'$CACHE'", "pool_size": 3000}'
 # --strategy-args may only name labels that STRATEGIES runs
 ENTRIES=()
 [[ ,$STRATEGIES, == *,bananas_zc=* ]] && ENTRIES+=('"bananas_zc": {"initial": 5, "acquisition": "ei", "zero_cost": '"$ZC"'}')
 [[ ,$STRATEGIES, == *,bananas_zc1000=* ]] && ENTRIES+=('"bananas_zc1000": {"initial": 20, "acquisition": "ei", "zero_cost": '"$ZC1000"'}')
+[[ ,$STRATEGIES, == *,bananas_zc3000=* ]] && ENTRIES+=('"bananas_zc3000": {"initial": 20, "acquisition": "ei", "zero_cost": '"$ZC3000"'}')
 ARGS="{$(IFS=,; echo "${ENTRIES[*]}")}"
 mkdir -p bench-out
 if [[ $PART == all || $PART == search ]]; then
