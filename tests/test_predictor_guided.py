@@ -13,7 +13,8 @@ from nni_effnas.loop import run_search
 from nni_effnas.strategies import STRATEGIES, create_strategy
 from nni_effnas.strategies.acquisition import ACQUISITIONS
 from nni_effnas.strategies.predictor_guided import BANANAS
-from nni_effnas.tabular import TabularBenchmark
+from nni_effnas.tabular import Constraint, TabularBenchmark
+from nni_effnas.trials.data import FASHION_MNIST_DIR
 
 FAST = {"predictor_args": {"epochs": 20}}  # the default MLP ensemble, cheaper to fit
 
@@ -199,3 +200,23 @@ def test_beats_random_search_on_nb201():
     guided = [late_rewards("predictor_guided", seed, **FAST) for seed in range(3)]
     random = [late_rewards("random", seed) for seed in range(3)]
     assert np.mean(guided) > np.mean(random) + 5.0
+
+
+@pytest.mark.skipif(not FASHION_MNIST_DIR.is_dir(), reason=f"Fashion-MNIST not installed at {FASHION_MNIST_DIR}")
+def test_the_documented_small_budget_warm_start_runs_on_real_networks(tmp_path):
+    """docs/zero-cost.md's ``bananas_zc1000`` (synflow + jacob_cov + params, a size constraint), with a pool of 12
+    instead of 1,000: the first trials are the pool's best by the proxies' mean rank, all feasible, and the
+    proxies' compute is charged."""
+    bench = TabularBenchmark.nb201("imagenet16")
+    feasible = Constraint.parse("params<=MEDIAN").feasible(bench)
+    strategy = create_strategy("predictor_guided", seed=0, initial=4, acquisition="ei", **FAST, zero_cost={
+        "proxies": "synflow,jacob_cov,params", "proxy_data": "fashion-mnist", "proxy_batch_size": 32,
+        "model_kwargs": {"channels": 16, "num_cells": 1}, "pool_size": 12, "cache": str(tmp_path / "zc.sqlite")},
+        **BANANAS.benchmark_args("nb201/imagenet16"))
+    result = run_search(strategy, bench.space, bench.evaluate, max_trials=6, feasible=feasible)
+    first = [t.sample for t in result.trials[:4]]
+    pool = first + strategy.queue  # the warm start pops the ranked pool from the front
+    assert len(pool) == 12 and all(feasible(s) for s in pool)
+    rank = strategy.scorer.rank(pool)
+    assert sorted(rank[:4], reverse=True) == sorted(rank, reverse=True)[:4]
+    assert strategy.scorer.charged_s > 0 and len(result.trials) == 6
