@@ -11,6 +11,9 @@ Three equivalent views of a cell are used across the package, with conversions h
 * the official *arch string*,
 * the official *index* in 0..15624 (the order of the original benchmark files).
 
+Cells that compute the same function: :func:`canonical_ops` maps each cell to one representative of its class
+(11,155 classes of the 15,625 cells; exact rules only, see there).
+
 The table (``nni_effnas/data/nb201.npz``, see ``PROVENANCE.md`` beside it) holds, per cell and dataset,
 200-epoch test and validation accuracy, 12-epoch validation accuracy and cost (the NATS-Bench simulated-search
 protocol), parameters, and measured latency on 22 device settings.
@@ -98,6 +101,37 @@ def sample_to_arch(sample: Mapping[str, Any]) -> str:
 
 def arch_to_sample(arch: str) -> dict[str, str]:
     return dict(zip(EDGE_LABELS, parse_arch(arch)))
+
+
+_EDGE_INDEX = {edge: k for k, edge in enumerate(EDGES)}
+
+
+def canonical_ops(ops: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """One representative of the class of cells that compute the same function as ``ops`` (in ``EDGES`` order).
+
+    Exact rules only: an intermediate node with no non-``none`` edge towards the output is dead, so the edges into
+    it are set to ``none``; and when the edge 1->2 is ``none`` the two intermediate nodes are interchangeable, so
+    the smaller of the two orderings is kept. The representative is the class's cheapest member (no dead
+    convolutions). Not merged: a node whose inputs are all ``none`` feeding a convolution, whose BatchNorm still
+    adds a learned constant. 11,155 classes; ``tests/test_nb201_canonical.py`` checks the function equality.
+    """
+    ops = list(parse_arch(format_arch(ops)))
+    e = _EDGE_INDEX
+    if ops[e[2, 3]] == "none":
+        ops[e[0, 2]] = ops[e[1, 2]] = "none"
+    if ops[e[1, 3]] == "none" and ops[e[1, 2]] == "none":
+        ops[e[0, 1]] = "none"
+    if ops[e[1, 2]] == "none":
+        swapped = list(ops)
+        swapped[e[0, 1]], swapped[e[0, 2]] = ops[e[0, 2]], ops[e[0, 1]]
+        swapped[e[1, 3]], swapped[e[2, 3]] = ops[e[2, 3]], ops[e[1, 3]]
+        ops = min(ops, swapped)
+    return tuple(ops)
+
+
+def canonical_arch(arch: str) -> str:
+    """:func:`canonical_ops` of an arch string, as an arch string."""
+    return format_arch(canonical_ops(parse_arch(arch)))
 
 
 class NB201Table:

@@ -7,7 +7,7 @@ It has no predictor: it shows what the warm start alone is worth as the pool gro
   ``--proxy-sets`` (default jacob_cov+params: the ``bananas_zc`` scorer of BENCHMARKS.md), each set charged
   its own proxies' recorded time plus the network's build;
 * ``dedup``: the same, keeping only the best-ranked cell of each class of cells that compute the same function
-  (:func:`canonical`);
+  (:func:`nni_effnas.nb201.canonical_ops`);
 * ``canonical``: each drawn cell replaced by its class's canonical cell (dead edges ``none``: the cheapest
   member), one per class, before scoring;
 * ``oracle``: a perfect proxy, the 200-epoch test accuracy itself, charged the first proxy set's time: a bound
@@ -24,33 +24,14 @@ import argparse
 
 import numpy as np
 
-from nni_effnas.nb201 import EDGES, format_arch, load_table, parse_arch
+from nni_effnas.nb201 import canonical_arch, load_table
 from nni_effnas.proxies import aggregate_ranks
 from nni_effnas.tabular import TabularBenchmark
 from nni_effnas.zc_cache import BUILD
 from nni_effnas.zerocost import ZeroCostScorer
 
 BUDGET_S = {"cifar10": 20_000, "cifar100": 40_000, "imagenet16": 120_000}
-_E = {edge: k for k, edge in enumerate(EDGES)}
 RANKINGS = ("proxies", "dedup", "canonical", "oracle")
-
-
-def canonical(ops: tuple[str, ...]) -> tuple[str, ...]:
-    """One representative per class of NB201 cells that compute the same function (exact rules only): an
-    intermediate node with no non-``none`` path to the output is dead, so the edges into it are ``none``; and
-    when the edge 1->2 is ``none`` the two intermediate nodes are interchangeable (the smaller of the two
-    orderings is kept). 11,155 classes of the 15,625 cells."""
-    ops = list(ops)
-    if ops[_E[2, 3]] == "none":
-        ops[_E[0, 2]] = ops[_E[1, 2]] = "none"
-    if ops[_E[1, 3]] == "none" and ops[_E[1, 2]] == "none":
-        ops[_E[0, 1]] = "none"
-    if ops[_E[1, 2]] == "none":
-        swapped = list(ops)
-        swapped[_E[0, 1]], swapped[_E[0, 2]] = ops[_E[0, 2]], ops[_E[0, 1]]
-        swapped[_E[1, 3]], swapped[_E[2, 3]] = ops[_E[2, 3]], ops[_E[1, 3]]
-        ops = min(ops, swapped)
-    return tuple(ops)
 
 
 def main() -> None:
@@ -66,7 +47,7 @@ def main() -> None:
                         help="score cache; cells missing from it are scored first (slow)")
     args = parser.parse_args()
     table = load_table()
-    canon = np.array([table.index(format_arch(canonical(parse_arch(table.arch_str(i))))) for i in range(len(table))])
+    canon = np.array([table.index(canonical_arch(table.arch_str(i))) for i in range(len(table))])
     for ds in args.datasets:
         # the bananas_zc scorer of BENCHMARKS.md (C=16 N=1 network, Fashion-MNIST batch 32), every proxy named
         names = sorted({name for group in args.proxy_sets for name in group.split("+")})

@@ -1,16 +1,11 @@
-"""The cell classes of scripts/zc_pool_simulation.py (BENCHMARKS.md, issue 4): cells in one class compute the
-same function, so merging them in a zero-cost pool loses nothing."""
-import sys
-from pathlib import Path
-
+"""``nni_effnas.nb201.canonical_ops``: cells in one class compute the same function (so merging them, e.g. in a
+zero-cost pool, loses nothing), and the classes are what its docstring says."""
 import numpy as np
+import pytest
 import torch
 
-from nni_effnas.nb201 import EDGES, load_table, parse_arch
+from nni_effnas.nb201 import EDGES, canonical_arch, canonical_ops, load_table, parse_arch
 from search_spaces.nb201_network import make_op
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from zc_pool_simulation import canonical  # noqa: E402
 
 SWAP = {(0, 1): (0, 2), (0, 2): (0, 1), (1, 2): (1, 2), (0, 3): (0, 3), (1, 3): (2, 3), (2, 3): (1, 3)}
 
@@ -41,9 +36,9 @@ def _modules_for(canon, ops, modules):
 
 def test_the_classes_partition_the_space_and_the_representative_is_stable():
     table = load_table()
-    keys = [canonical(parse_arch(table.arch_str(i))) for i in range(len(table))]
+    keys = [canonical_ops(parse_arch(table.arch_str(i))) for i in range(len(table))]
     assert len(set(keys)) == 11_155
-    assert all(canonical(k) == k for k in set(keys))
+    assert all(canonical_ops(k) == k for k in set(keys))
 
 
 def test_cells_of_one_class_compute_the_same_function():
@@ -52,7 +47,7 @@ def test_cells_of_one_class_compute_the_same_function():
     checked = 0
     for i in rng.permutation(len(table)):
         ops = parse_arch(table.arch_str(int(i)))
-        canon = canonical(ops)
+        canon = canonical_ops(ops)
         if canon == ops:
             continue
         torch.manual_seed(int(i))
@@ -64,3 +59,15 @@ def test_cells_of_one_class_compute_the_same_function():
         if checked == 200:
             break
     assert checked == 200
+
+
+def test_examples_and_bad_input():
+    chain = "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|none~0|nor_conv_1x1~1|none~2|"  # node 2 is dead
+    through_node_2 = "|none~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|nor_conv_1x1~2|"  # the same chain
+    assert canonical_arch(chain) == canonical_arch(through_node_2) == through_node_2  # the smaller ordering
+    full = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    assert canonical_arch(full) == full  # every node reaches the output, 1->2 is used: its own class
+    with pytest.raises(ValueError, match="unknown NAS-Bench-201 operation 'conv'"):
+        canonical_ops(("conv",) * 6)
+    with pytest.raises(ValueError, match="has 6 edges, got 2"):
+        canonical_ops(("none", "none"))
