@@ -28,6 +28,7 @@ NNI's).
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from pathlib import Path
@@ -221,17 +222,21 @@ def run_benchmark(
     timing_steps: int = DEFAULTS["timing_steps"],
     progress: Callable[[int, int, str], None] | None = None,
     journal: str | Path | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); a JSON-able report. ``variants=None``: every registered
     method. ``timing_steps=0`` skips the step-time comparison. ``search_args`` reach every search's
     :class:`~nni_effnas.oneshot.search.OneShotSearch` (e.g. ``{"a_lr": 3e-3}``). ``progress(done, total, line)``
     after each run. ``journal``: a :class:`~nni_effnas.run_journal.RunJournal` file that keeps every finished
-    (variant, seed) run, so a stopped benchmark run again with the same settings runs only the missing ones."""
+    (variant, seed) run, so a stopped benchmark run again with the same settings runs only the missing ones.
+    ``workers > 1``: the runs go to that many spawned processes with one torch thread each (progress lines then
+    come in the order the runs finish; the report keeps variant and seed order)."""
     names, args = check_settings(variants=ONESHOT.names() if variants is None else variants,
                                  method_args=method_args, space=space, epochs=epochs, seeds=seeds,
                                  channels=channels, num_cells=num_cells, batch_size=batch_size, limit=limit,
                                  timing_steps=timing_steps, accelerator=accelerator, search_args=search_args)
     check_int("--power-iterations", power_iterations)
+    check_int("--workers", workers, 1)
     if val_limit is not None:
         check_int("--val-limit", val_limit)
     from nni_effnas.trials.data import DATASETS as PROXY_TASKS
@@ -246,13 +251,17 @@ def run_benchmark(
     total = len(names) * len(seed_list) + (1 if timing_steps else 0)
     done = Runs(journal, "nni-effnas bench oneshot", {"space": space, **settings},
                 {name: identity(name, args.get(name)) for name in names})
-    runs, start = [], time.perf_counter()
-    for name in names:
-        for seed in seed_list:
-            run = done.get(name, seed, lambda: search_one(name, seed, settings=settings, method_args=args.get(name)))
-            runs.append(run)
-            if progress:
-                progress(len(runs), total, _run_line(run))
+    start, finished = time.perf_counter(), [0]
+
+    def report(_key: tuple[str, int], run: Mapping[str, Any]) -> None:
+        finished[0] += 1
+        if progress:
+            progress(finished[0], total, _run_line(run))
+
+    tasks = {(name, seed): (functools.partial(search_one, settings=settings, method_args=args.get(name)),
+                            (name, seed)) for name in names for seed in seed_list}
+    records = done.run_all(tasks, workers, report=report)
+    runs = [records[key] for key in tasks]
     comparison = None
     if timing_steps:
         comparison = compare_step_time(settings=settings, steps=timing_steps, method_args=args)

@@ -218,7 +218,7 @@ def _bench_oneshot(args: argparse.Namespace) -> int:
         seeds=args.seeds, seed_offset=args.seed_offset, channels=args.channels, num_cells=args.num_cells,
         limit=args.limit or None, val_limit=args.val_limit, batch_size=args.batch_size, method_args=method_args,
         search_args=search_args, accelerator=args.accelerator, power_iterations=args.power_iterations,
-        timing_steps=args.timing_steps, progress=progress, journal=args.journal)
+        timing_steps=args.timing_steps, progress=progress, journal=args.journal, workers=args.workers)
     return _write_report(bench_oneshot, report, args)
 
 
@@ -435,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     os_.add_argument("--plot", help="write the accuracy bar chart and skip/eigenvalue curves (PNG) here")
     os_.add_argument("--journal", help="JSON-lines file of finished runs: a rerun after a stop (or with more seeds or "
                      "variants) reads them back instead of searching again")
+    os_.add_argument("--workers", type=_workers, default=1,
+                     help="run the searches in this many processes, one torch thread each (default 1)")
     os_.add_argument("--quiet", action="store_true", help="no progress lines")
     os_.set_defaults(func=_bench_oneshot)
 

@@ -156,31 +156,38 @@ class Runs:
         return (label, seed) in self.done
 
     def run_all(self, tasks: Mapping[tuple[str, int], tuple[Callable[..., Mapping[str, Any]], tuple[Any, ...]]],
-                workers: int = 1, progress: Callable[[], None] | None = None) -> dict[tuple[str, int], Any]:
+                workers: int = 1, progress: Callable[[], None] | None = None,
+                report: Callable[[tuple[str, int], Mapping[str, Any]], None] | None = None
+                ) -> dict[tuple[str, int], Any]:
         """The record of every task (``(label, seed) -> (function, args)``). The missing ones are computed in
         order here, or with ``workers > 1`` in that many spawned processes with one torch thread each (a
         strategy's compute is charged to its clock, so the processes must not compete for threads; function
-        and args must pickle); each is journaled here as it arrives. ``progress()`` once per task."""
+        and args must pickle); each is journaled here as it arrives. Once per task, journaled ones first:
+        ``progress()``, and ``report(key, record)``."""
+        def arrived(key: tuple[str, int]) -> None:
+            if progress:
+                progress()
+            if report:
+                report(key, self.done[key])
+
         missing = {key: task for key, task in tasks.items() if not self.has(*key)}
         if workers > 1 and missing:
             import concurrent.futures
             import multiprocessing
 
-            for _ in range(len(tasks) - len(missing)):
-                if progress:
-                    progress()
+            for key in tasks:
+                if key not in missing:
+                    arrived(key)
             context = multiprocessing.get_context("spawn")  # torch and forked processes do not mix
             with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
                 futures = {pool.submit(fn, *args): key for key, (fn, args) in missing.items()}
                 for future in concurrent.futures.as_completed(futures):
                     self.get(*futures[future], future.result)
-                    if progress:
-                        progress()
+                    arrived(futures[future])
         else:
             for (label, seed), (fn, args) in tasks.items():
                 self.get(label, seed, lambda: fn(*args))
-                if progress:
-                    progress()
+                arrived((label, seed))
         return {key: self.done[key] for key in tasks}
 
     def get(self, label: str, seed: int, compute: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:

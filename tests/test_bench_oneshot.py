@@ -31,6 +31,22 @@ def report():
     return out
 
 
+def test_workers_give_the_report_of_one_process_and_journal_every_run(report, tmp_path):
+    # the module runs with one torch thread (the fixture), as each worker process does: the same runs, bit for bit
+    lines, journal = [], tmp_path / "runs.jsonl"
+    two = bench_oneshot.run_benchmark(**TINY, workers=2, journal=journal,
+                                      progress=lambda done, total, line: lines.append((done, total)))
+    timing = {"seconds", "seconds_per_step", "peak_memory_mb"}
+    assert [{k: v for k, v in run.items() if k not in timing} for run in two["runs"]] == \
+        [{k: v for k, v in run.items() if k not in timing} for run in report["runs"]]
+    untimed = [{k: v for k, v in row.items() if not k.startswith(("seconds", "peak_memory"))} for row in two["summary"]]
+    assert untimed == [{k: v for k, v in row.items() if not k.startswith(("seconds", "peak_memory"))}
+                       for row in report["summary"]]
+    assert sorted(lines) == [(1, 2), (2, 2)] and len(journal.read_text().splitlines()) == 1 + 2  # header + runs
+    with pytest.raises(ValueError, match="--workers must be an int >= 1, got 0"):
+        bench_oneshot.run_benchmark(**TINY, workers=0)
+
+
 def test_report_structure(report):
     assert {"benchmark", "space", "settings", "variants", "method_args", "seeds", "metric", "references",
             "machine", "wall_s", "summary", "runs", "comparison"} <= set(report)
