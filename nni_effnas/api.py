@@ -41,9 +41,10 @@ def search(
     search_space = get_space(space)
     if evaluator_args is not None and not isinstance(evaluator_args, Mapping):
         raise ValueError(f"evaluator_args must be a dict of keyword arguments, got {evaluator_args!r}")
-    scorer = create_evaluator(evaluator, **dict(evaluator_args or {}))
+    evaluator_args, strategy_args = dict(evaluator_args or {}), check_strategy_args(strategy_args)
+    scorer = create_evaluator(evaluator, **evaluator_args)
     scorer.check_space(search_space)
-    chooser = create_strategy(strategy, seed=seed, **check_strategy_args(strategy_args))
+    chooser = create_strategy(strategy, seed=seed, **strategy_args)
 
     def evaluate(sample: Mapping[str, Any]) -> Mapping[str, Any]:
         return scorer.evaluate(sample, space=search_space)
@@ -51,9 +52,8 @@ def search(
     return run_search(chooser, search_space.categorical(), evaluate, max_trials=max_trials,
                       time_budget_s=time_budget_s, checkpoint=checkpoint, feasible=feasible,
                       progress=_print_progress if verbose else None,
-                      settings={"strategy_args": dict(strategy_args or {}),
-                                "evaluator": EVALUATORS.canonical(evaluator),
-                                "evaluator_args": dict(evaluator_args or {})})
+                      settings={"strategy_args": strategy_args, "evaluator": EVALUATORS.canonical(evaluator),
+                                "evaluator_args": evaluator_args})
 
 
 def _print_progress(trial: Trial, result: SearchResult) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from nni_effnas.checks import check_int
 from nni_effnas.strategies import STRATEGIES, check_strategy_args, create_strategy
 from nni_effnas.tabular import TabularBenchmark
 
@@ -54,8 +55,7 @@ def run(bench: TabularBenchmark, strategies: Sequence[str], *, observations: int
 
     if not strategies:
         raise ValueError("no strategies given; expected comma-separated registered strategies (nni-effnas list)")
-    if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
+    check_int("--seed", seed, 0)
     unknown = sorted(set(strategy_args or {}) - set(strategies))
     if unknown:
         raise ValueError(f"--strategy-args names {', '.join(map(repr, unknown))}, not among the strategies measured "

@@ -36,7 +36,7 @@ from nni_effnas.nb201 import check_latency_dataset
 from nni_effnas.objectives import mnasnet_reward
 from nni_effnas.pareto import FrontScale, hypervolume, pareto_front, selected_front
 from nni_effnas.report_io import nan_if_none, save_figure
-from nni_effnas.run_journal import Runs, fingerprint, identity
+from nni_effnas.run_journal import Runs, fingerprint, identity, ticks
 from nni_effnas.strategies import STRATEGIES, create_strategy
 from nni_effnas.strategies.multiobjective import MultiObjectiveMixin
 from nni_effnas.tabular import TabularBenchmark
@@ -160,7 +160,7 @@ def run_benchmark(
     records = done.run_all({
         (f"{d.name}/{label}", s): (pareto_run, (bench, d, name, extra.get(label, {}), s, budget,
                                                 refs[d.name]["scale"], refs[d.name]["true_hv"]))
-        for d in devices for label, name in runs.items() for s in seed_range}, workers, progress)
+        for d in devices for label, name in runs.items() for s in seed_range}, workers, ticks(progress))
     for device in devices:
         ref = refs[device.name]
         rows: dict[str, Any] = {}
@@ -204,8 +204,9 @@ def run_constrained(
     check_run(seeds, budget_frac, seed_offset)
     check_int("workers", workers)
     runs, extra = parse_strategies(strategies, strategy_args)
-    if mnasnet:
-        runs[f"mnasnet[{STRATEGIES.canonical(mnasnet)}]"] = STRATEGIES.canonical(mnasnet)
+    soft_label = f"mnasnet[{STRATEGIES.canonical(mnasnet)}]" if mnasnet else None
+    if soft_label:
+        runs[soft_label] = STRATEGIES.canonical(mnasnet)
     for label, name in runs.items():
         if issubclass(STRATEGIES.get(name), MultiObjectiveMixin):
             raise ValueError(f"{label!r} ({name}) is a multi-objective strategy: it returns a front, not one best cell "
@@ -218,21 +219,24 @@ def run_constrained(
     report: dict[str, Any] = {"benchmark": bench.name, "mode": "constrained", "budget_frac": budget_frac,
                               "budget_s": budget, "seeds": seeds, "seed_offset": seed_offset, "bound": str(bound),
                               "strategy_args": extra, "strategies": list(runs), "devices": {}}
-    limits = {}
+    limits, masks, soft_tables = {}, {}, {}
     for device in devices:
         limits[device.name] = limit = latency_bound(device, bound)
-        if not (device.latency <= limit).any():
+        masks[device.name] = mask = device.latency <= limit
+        if not mask.any():
             closest = int(np.argmin(device.latency))
             raise ValueError(f"latency bound {limit:g} ms is infeasible on {device.name}: no cell is that fast; the "
                              f"closest is row {closest} at {device.latency[closest]:g} ms")
+        if soft_label:
+            soft_tables[device.name] = _mnasnet_bench(bench, device, limit)
     seed_range = range(seed_offset, seed_offset + seeds)
     records = done.run_all({
-        (f"{d.name}/{label}", s): (constrained_run, (bench, d, limits[d.name], label, name, extra.get(label, {}), s,
-                                                     budget))
-        for d in devices for label, name in runs.items() for s in seed_range}, workers, progress)
+        (f"{d.name}/{label}", s): (constrained_run, (bench, d, masks[d.name],
+                                                     soft_tables[d.name] if label == soft_label else None, name,
+                                                     extra.get(label, {}), s, budget))
+        for d in devices for label, name in runs.items() for s in seed_range}, workers, ticks(progress))
     for device in devices:
-        limit = limits[device.name]
-        mask = device.latency <= limit
+        limit, mask = limits[device.name], masks[device.name]
         feasible_rows = np.flatnonzero(mask)
         optimum = float(bench.reported[feasible_rows].max())
         ceiling = float(bench.reported[feasible_rows[np.argmax(bench.reward[feasible_rows])]])
@@ -262,20 +266,19 @@ def pareto_run(bench: TabularBenchmark, device: Device, name: str, extra: Mappin
             "strategy_s": result.clock_s - sum(t.cost_s for t in result.trials)}
 
 
-def constrained_run(bench: TabularBenchmark, device: Device, limit: float, label: str, name: str,
-                    extra: Mapping[str, Any], seed: int, budget: float) -> dict[str, Any]:
-    """One search for the best cell under ``latency <= limit`` on ``device`` (a ``mnasnet[...]`` label: on the
-    MnasNet soft reward instead of the hard bound): the record the report and the journal keep."""
-    mask = device.latency <= limit
-    soft = label.startswith("mnasnet[")
-    table = _mnasnet_bench(bench, device, limit) if soft else bench
+def constrained_run(bench: TabularBenchmark, device: Device, mask: np.ndarray, soft_table: TabularBenchmark | None,
+                    name: str, extra: Mapping[str, Any], seed: int, budget: float) -> dict[str, Any]:
+    """One search on ``device`` for the best cell among ``mask`` (the cells under its latency bound); with
+    ``soft_table`` (a ``mnasnet[...]`` row) on the MnasNet soft reward instead of the hard bound: the record the
+    report and the journal keep."""
+    table = soft_table if soft_table is not None else bench
 
     def feasible(sample: Mapping[str, Any]) -> bool:
         return bool(mask[bench.row(sample)])
 
     kwargs = _strategy_kwargs(name, bench, device, extra)
     result = run_search(create_strategy(name, seed=seed, **kwargs), table.space, table.evaluate,
-                        time_budget_s=budget, feasible=None if soft else feasible)
+                        time_budget_s=budget, feasible=None if soft_table is not None else feasible)
     ok = [t for t in result.succeeded if mask[bench.row(t.sample)]]
     best = max(ok, key=lambda t: (bench.reward[bench.row(t.sample)]), default=None)
     return {"final": float(bench.reported[bench.row(best.sample)]) if best else None,

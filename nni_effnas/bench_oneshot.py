@@ -29,6 +29,7 @@ NNI's).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import time
 from pathlib import Path
@@ -251,17 +252,15 @@ def run_benchmark(
     total = len(names) * len(seed_list) + (1 if timing_steps else 0)
     done = Runs(journal, "nni-effnas bench oneshot", {"space": space, **settings},
                 {name: identity(name, args.get(name)) for name in names})
-    start, finished = time.perf_counter(), [0]
+    start, finished = time.perf_counter(), itertools.count(1)
 
     def report(_key: tuple[str, int], run: Mapping[str, Any]) -> None:
-        finished[0] += 1
         if progress:
-            progress(finished[0], total, _run_line(run))
+            progress(next(finished), total, _run_line(run))
 
     tasks = {(name, seed): (functools.partial(search_one, settings=settings, method_args=args.get(name)),
                             (name, seed)) for name in names for seed in seed_list}
-    records = done.run_all(tasks, workers, report=report)
-    runs = [records[key] for key in tasks]
+    runs = list(done.run_all(tasks, workers, report).values())  # in task order: variant, then seed
     comparison = None
     if timing_steps:
         comparison = compare_step_time(settings=settings, steps=timing_steps, method_args=args)

@@ -24,7 +24,7 @@ from nni_effnas import compat
 from nni_effnas.checks import check_int
 from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.report_io import nan_if_none, save_figure
-from nni_effnas.run_journal import Runs, fingerprint, identity
+from nni_effnas.run_journal import Runs, fingerprint, identity, ticks
 from nni_effnas.strategies import STRATEGIES, check_strategy_args, create_strategy
 from nni_effnas.tabular import Constraint, TabularBenchmark
 
@@ -122,7 +122,7 @@ def run_benchmark(
     seed_range = range(seed_offset, seed_offset + seeds)
     tasks = {(name, seed): (search_run, (bench, runs[name], kwargs[name], seed, budget, constraint, grid))
              for name in names for seed in seed_range}
-    records = done.run_all(tasks, workers, progress)
+    records = done.run_all(tasks, workers, ticks(progress))
     stats = {}
     for name in names:
         st = StrategyStats(name, [], [], [round(float(t), 2) for t in grid], [])

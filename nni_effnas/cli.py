@@ -47,7 +47,7 @@ def _bench_search(args: argparse.Namespace) -> int:
     if args.table:
         if args.budget_s is None:
             raise ValueError("--table needs --budget-s (the 100 % budget in seconds)")
-        bench = TabularBenchmark.from_csv(args.table, arch_columns=[c for c in args.arch_columns.split(",") if c],
+        bench = TabularBenchmark.from_csv(args.table, arch_columns=args.arch_columns,
                                           reward=args.reward_column, cost=args.cost_column,
                                           reported=args.reported_column, budget_s=args.budget_s)
     else:
@@ -58,9 +58,8 @@ def _bench_search(args: argparse.Namespace) -> int:
             bench.budget_s = args.budget_s
     constraint = Constraint.parse(args.constraint) if args.constraint else None
     strategies = [s for s in args.strategies.split(",") if s]
-    for entry in strategies:
-        bench_search.parse_strategy_entry(entry)  # bad settings fail before the progress bar appears
     strategy_args = _json_arg(args.strategy_args, "--strategy-args") if args.strategy_args else None
+    bench_search.parse_strategies(strategies, strategy_args)  # bad settings fail before the progress bar appears
     bench_search.check_run(args.seeds, args.budget_frac)
     progress = _progress_bar(len(strategies) * args.seeds, disable=args.quiet)
     report = bench_search.run_benchmark(bench, strategies, seeds=args.seeds, budget_frac=args.budget_frac,

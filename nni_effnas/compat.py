@@ -52,6 +52,21 @@ def quiet_nni_logging(level: int = logging.WARNING) -> None:
     logging.getLogger("nni").setLevel(level)
 
 
+@contextlib.contextmanager
+def nni_logging_at(level: int = logging.WARNING) -> Iterator[None]:
+    """The ``nni`` logger at ``level`` inside the block (e.g. a throwaway tuner built only to check its arguments,
+    whose "Using random seed" line would name a seed the search never uses), as it was after."""
+    import nni  # noqa: F401 - its import sets the logger's level: import first, so the block restores that
+
+    logger = logging.getLogger("nni")
+    before = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
 def require_pkg_resources() -> None:
     """``nnictl`` imports ``pkg_resources``, which setuptools 81 removed: fail early with the fix."""
     try:

@@ -140,14 +140,11 @@ class StrategyTuner(Tuner):
             raise ValueError(f"StrategyTuner needs classArgs.strategy, one of: {', '.join(STRATEGIES.names())}")
         if optimize_mode not in ("maximize", "minimize"):
             raise ValueError(f"optimize_mode {optimize_mode!r} is not 'maximize' or 'minimize'")
-        if strategy_args is not None and not isinstance(strategy_args, Mapping):
-            raise ValueError(f"classArgs.strategy_args must be a dict, got {strategy_args!r}")
-        both = sorted(set(strategy_args or {}) & set(kwargs))
+        args = check_strategy_args(strategy_args, "classArgs.strategy_args")
+        both = sorted(args.keys() & kwargs.keys())
         if both:
             raise ValueError(f"classArgs {both} given both flat and in strategy_args; give each once")
-        self._new_strategy = functools.partial(
-            create_strategy, name, seed=seed,
-            **{**check_strategy_args(strategy_args, "classArgs.strategy_args"), **kwargs})
+        self._new_strategy = functools.partial(create_strategy, name, seed=seed, **args, **kwargs)
         self.strategy = self._new_strategy()
         self._strategy_key = STRATEGIES.canonical(name)  # what the checkpoint records and a resume must match
         self.minimize = optimize_mode == "minimize"

@@ -151,26 +151,19 @@ class Runs:
         self.journal = RunJournal(path, kind, settings) if path is not None else None
         self.done = self.journal.finished(self.plan) if self.journal else {}
 
-    def has(self, label: str, seed: int) -> bool:
-        """Whether the run ``(label, seed)`` is done (journaled, or computed by this object) already."""
-        return (label, seed) in self.done
-
     def run_all(self, tasks: Mapping[tuple[str, int], tuple[Callable[..., Mapping[str, Any]], tuple[Any, ...]]],
-                workers: int = 1, progress: Callable[[], None] | None = None,
-                report: Callable[[tuple[str, int], Mapping[str, Any]], None] | None = None
+                workers: int = 1, report: Callable[[tuple[str, int], Mapping[str, Any]], None] | None = None
                 ) -> dict[tuple[str, int], Any]:
-        """The record of every task (``(label, seed) -> (function, args)``). The missing ones are computed in
-        order here, or with ``workers > 1`` in that many spawned processes with one torch thread each (a
-        strategy's compute is charged to its clock, so the processes must not compete for threads; function
-        and args must pickle); each is journaled here as it arrives. Once per task, journaled ones first:
-        ``progress()``, and ``report(key, record)``."""
+        """The record of every task (``(label, seed) -> (function, args)``), in task order. The missing ones are
+        computed in order here, or with ``workers > 1`` in that many spawned processes with one torch thread each
+        (a strategy's compute is charged to its clock, so the processes must not compete for threads; function
+        and args must pickle); each is journaled here as it arrives. ``report(key, record)`` once per task as its
+        record is at hand (with workers: the journaled ones first, then the others as they finish)."""
         def arrived(key: tuple[str, int]) -> None:
-            if progress:
-                progress()
             if report:
                 report(key, self.done[key])
 
-        missing = {key: task for key, task in tasks.items() if not self.has(*key)}
+        missing = {key: task for key, task in tasks.items() if key not in self.done}
         if workers > 1 and missing:
             import concurrent.futures
             import multiprocessing
@@ -198,6 +191,11 @@ class Runs:
                 record = self.journal.append(label, seed, self.plan[label], record)
             self.done[(label, seed)] = record
         return record
+
+
+def ticks(progress: Callable[[], None] | None) -> Callable[[tuple[str, int], Mapping[str, Any]], None] | None:
+    """A progress callback that takes no arguments, as :meth:`Runs.run_all`'s ``report``."""
+    return (lambda key, record: progress()) if progress else None
 
 
 def _one_thread() -> None:

@@ -11,6 +11,8 @@ Deviations from running them under NNI: none in the algorithms (NNI's code runs 
 """
 from __future__ import annotations
 
+import logging
+
 from collections import defaultdict, deque
 from typing import Any, Callable, Mapping
 
@@ -28,7 +30,7 @@ class NNIBuiltinTuner(Strategy):
     def __init__(self, *, seed: int | None = None, **tuner_kwargs: Any) -> None:
         super().__init__(seed=seed)
         try:  # bad tuner arguments fail here, with their name, not at the first setup
-            with compat.private_global_random(0):
+            with compat.private_global_random(0), compat.nni_logging_at(logging.WARNING):
                 type(self).make_tuner(0, **tuner_kwargs)
         except TypeError as exc:
             raise ValueError(f"bad arguments for NNI's tuner: {exc}") from None

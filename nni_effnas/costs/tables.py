@@ -193,10 +193,8 @@ def nb201_key(arch: Any) -> str:
 def nb201_latency(device: str, dataset: str = "cifar10") -> LatencyTable:
     """The shipped latency (ms) of every NAS-Bench-201 cell on ``device`` (see :func:`known_devices`);
     ``.values`` is indexed like ``NB201Table``."""
-    table = load_table()
-    if device not in table.devices:
-        raise ValueError(f"unknown latency device {device!r}; expected one of: {', '.join(table.devices)}")
+    values = load_table().column(dataset, f"latency:{device}")  # an unknown device or dataset: a one-line error
     dataset = canonical_dataset(dataset)
-    return LatencyTable(nb201_arch_strings(), table.column(dataset, f"latency:{device}"),
+    return LatencyTable(nb201_arch_strings(), values,
                         name=f"nb201/{dataset}/{device}",
                         key=nb201_key)
