@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from nni_effnas.checks import check_int
-from nni_effnas.strategies import STRATEGIES, check_strategy_args, create_strategy
+from nni_effnas.strategies import STRATEGIES, benchmark_kwargs, check_strategy_args, create_strategy
 from nni_effnas.tabular import TabularBenchmark
 
 
@@ -26,8 +26,8 @@ def measure(bench: TabularBenchmark, strategy: str, *, observations: int = 500, 
     if steps < 1:
         raise ValueError(f"--steps must be >= 1, got {steps}")
     name = STRATEGIES.canonical(strategy)
-    chooser = create_strategy(name, seed=seed, **{**STRATEGIES.get(name).benchmark_args(bench.name),
-                                                  **check_strategy_args(strategy_args, f"--strategy-args {name!r}")})
+    chooser = create_strategy(name, seed=seed, **benchmark_kwargs(
+        name, bench.name, check_strategy_args(strategy_args, f"--strategy-args {name!r}")))
     chooser.setup(bench.space)
     rng, told = np.random.default_rng(seed), set()
     while len(told) < observations:

@@ -37,7 +37,7 @@ from nni_effnas.objectives import mnasnet_reward
 from nni_effnas.pareto import FrontScale, hypervolume, pareto_front, selected_front
 from nni_effnas.report_io import nan_if_none, save_figure
 from nni_effnas.run_journal import Runs, fingerprint, identity, ticks
-from nni_effnas.strategies import STRATEGIES, create_strategy
+from nni_effnas.strategies import STRATEGIES, benchmark_kwargs, create_strategy
 from nni_effnas.strategies.multiobjective import MultiObjectiveMixin
 from nni_effnas.tabular import TabularBenchmark
 
@@ -98,9 +98,8 @@ def _evaluator(bench: TabularBenchmark, device: Device) -> Callable[[Mapping[str
 
 
 def _strategy_kwargs(name: str, bench: TabularBenchmark, device: Device, extra: Mapping[str, Any]) -> dict[str, Any]:
-    cls = STRATEGIES.get(name)
-    kwargs = dict(cls.benchmark_args(bench.name))
-    if issubclass(cls, MultiObjectiveMixin):
+    kwargs = benchmark_kwargs(name, bench.name)
+    if issubclass(STRATEGIES.get(name), MultiObjectiveMixin):
         latency = device.latency
         kwargs.update(cost_metric=COST_METRIC, cost_model=lambda sample: float(latency[bench.row(sample)]))
     kwargs.update(extra)

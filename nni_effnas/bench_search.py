@@ -25,7 +25,7 @@ from nni_effnas.checks import check_int
 from nni_effnas.loop import SearchResult, run_search
 from nni_effnas.report_io import nan_if_none, save_figure
 from nni_effnas.run_journal import Runs, fingerprint, identity, ticks
-from nni_effnas.strategies import STRATEGIES, check_strategy_args, create_strategy
+from nni_effnas.strategies import STRATEGIES, benchmark_kwargs, check_strategy_args, create_strategy
 from nni_effnas.tabular import Constraint, TabularBenchmark
 
 CURVE_POINTS = 60
@@ -111,8 +111,7 @@ def run_benchmark(
     grid = np.linspace(0, budget, CURVE_POINTS)
     compat.quiet_nni_logging()
 
-    kwargs = {name: {**STRATEGIES.get(runs[name]).benchmark_args(bench.name), **extra.get(name, {})}
-              for name in names}
+    kwargs = {name: benchmark_kwargs(runs[name], bench.name, extra.get(name)) for name in names}
     for name in names:  # bad arguments fail here, before any run or journal line
         create_strategy(runs[name], seed=0, **kwargs[name])
     done = Runs(journal, "nni-effnas bench search", {

@@ -13,8 +13,9 @@ It has no predictor: it shows what the warm start alone is worth as the pool gro
 * ``oracle``: a perfect proxy, the 200-epoch test accuracy itself, charged the first proxy set's time: a bound
   on what any proxy of that cost can do in this train-in-proxy-order scheme.
 
-Needs every cell's scores in the cache (``--fill`` computes the missing ones: about 25 minutes per dataset on one
-core of the project machine; a cached score keeps its recorded time, which is what the simulation charges).
+Reads every cell's scores from the cache (``--cache``); missing ones are computed first, about 20 minutes per
+proxy and dataset on one core of the project machine. A cached score keeps its recorded time, which is what the
+simulation charges.
 
     python scripts/zc_pool_simulation.py --pools 300 1000 2000 3000 --rankings proxies dedup canonical oracle
 """

@@ -27,6 +27,12 @@ def check_strategy_args(args: Any, owner: str = "strategy_args") -> dict[str, An
     return dict(args)
 
 
+def benchmark_kwargs(name: str, benchmark: str, args: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The keyword arguments of strategy ``name`` on the tabular benchmark ``benchmark`` (e.g. ``nb201/cifar10``):
+    what its ``benchmark_args`` fills in for that benchmark, then the user's ``args`` over them."""
+    return {**STRATEGIES.get(name).benchmark_args(benchmark), **(args or {})}
+
+
 def create_strategy(name: str, *, seed: int | None = None, **kwargs: Any) -> Strategy:
     """Instantiate the registered strategy ``name``; unknown keyword arguments raise a one-line error."""
     return STRATEGIES.create(name, seed=seed, **kwargs)
